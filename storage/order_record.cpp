@@ -1,0 +1,292 @@
+#include "storage/order_record.hpp"
+
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+namespace paycoord {
+
+namespace {
+
+constexpr std::array<const char*, 7> state_names = {
+  "PENDING", "PAID", "CONFIRMED", "CLOSED", "ANOMALY", "ORPHAN", "FAULTED"};
+
+constexpr std::array<const char*, 6> action_names = {
+  "none", "verify", "expire_query", "close", "close_confirm", "forward"};
+
+constexpr std::array<const char*, 3> via_names = {"none", "notify", "query"};
+
+template <class Enum, size_t N>
+std::optional<Enum> parse_enum(const std::array<const char*, N>& names,
+                               std::string_view text) {
+  for (size_t i = 0; i < N; ++i)
+    if (text == names[i])
+      return static_cast<Enum>(i);
+  return std::nullopt;
+}
+
+store_error corrupt(std::string_view key, std::string what) {
+  return store_error{store_errc::corrupt, std::string{key}, std::move(what)};
+}
+
+} // namespace
+
+const char* to_string(store_errc x) {
+  switch (x) {
+    case store_errc::io:
+      return "io";
+    case store_errc::corrupt:
+      return "corrupt";
+    case store_errc::unknown_version:
+      return "unknown_version";
+    case store_errc::not_found:
+      return "not_found";
+    case store_errc::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+std::string store_error::to_string() const {
+  std::string result = paycoord::to_string(code);
+  if (!key.empty()) {
+    result += " at ";
+    result += key;
+  }
+  if (!message.empty()) {
+    result += ": ";
+    result += message;
+  }
+  return result;
+}
+
+const char* to_string(order_state x) {
+  return state_names.at(static_cast<size_t>(x));
+}
+
+std::optional<order_state> parse_order_state(std::string_view text) {
+  return parse_enum<order_state>(state_names, text);
+}
+
+bool is_terminal(order_state x) {
+  return x == order_state::confirmed || x == order_state::closed;
+}
+
+bool is_parked(order_state x) {
+  return x == order_state::anomaly || x == order_state::orphan
+         || x == order_state::faulted;
+}
+
+const char* to_string(next_action x) {
+  return action_names.at(static_cast<size_t>(x));
+}
+
+std::optional<next_action> parse_next_action(std::string_view text) {
+  return parse_enum<next_action>(action_names, text);
+}
+
+const char* to_string(paid_via x) {
+  return via_names.at(static_cast<size_t>(x));
+}
+
+bool operator==(const order_record& x, const order_record& y) {
+  return encode(x) == encode(y);
+}
+
+bool operator==(const order_event& x, const order_event& y) {
+  return x.seq == y.seq && x.at_ms == y.at_ms && x.kind == y.kind
+         && x.detail == y.detail;
+}
+
+// -- records -----------------------------------------------------------------
+
+std::string encode(const order_record& x) {
+  // JSON: readable in a LevelDB dump during an incident, and versioned so a
+  // later compact form can coexist.
+  nlohmann::json j{
+    {"v", order_record::current_version},
+    {"out_trade_no", x.out_trade_no},
+    {"state", to_string(x.state)},
+    {"description", x.description},
+    {"amount_total", x.amount_total},
+    {"currency", x.currency},
+    {"payer_openid", x.payer_openid},
+    {"attach", x.attach},
+    {"requested_expire_at_ms", x.requested_expire_at_ms},
+    {"expire_at_ms", x.expire_at_ms},
+    {"prepay_id", x.prepay_id},
+    {"transaction_id", x.transaction_id},
+    {"payer_total", x.payer_total},
+    {"paid_at_ms", x.paid_at_ms},
+    {"via", to_string(x.via)},
+    {"late", x.late},
+    {"created_at_ms", x.created_at_ms},
+    {"updated_at_ms", x.updated_at_ms},
+    {"confirmed_at_ms", x.confirmed_at_ms},
+    {"action", to_string(x.action)},
+    {"next_due_ms", x.next_due_ms},
+    {"verify_step", x.verify_step},
+    {"last_query_at_ms", x.last_query_at_ms},
+    {"closed_at_wechat", x.closed_at_wechat},
+    {"queries", x.queries},
+    {"forward_attempts", x.forward_attempts},
+    {"first_forward_failure_ms", x.first_forward_failure_ms},
+    {"stuck", x.stuck},
+    {"parked_reason", x.parked_reason},
+    {"event_seq", x.event_seq},
+  };
+  return j.dump();
+}
+
+namespace {
+
+// Reads one optional field with a strict type; a present field of the wrong
+// type makes the whole record corrupt.
+class field_reader {
+public:
+  field_reader(const nlohmann::json& j, std::string_view key)
+    : json_(j), key_(key) {
+  }
+
+  template <class T>
+  void read(const char* name, T& out) {
+    if (!ok())
+      return;
+    auto i = json_.find(name);
+    if (i == json_.end())
+      return;
+    try {
+      out = i->template get<T>();
+    } catch (const nlohmann::json::exception&) {
+      fail(std::string{"field '"} + name + "' has the wrong type");
+    }
+  }
+
+  template <class Enum, class Parser>
+  void read_enum(const char* name, Enum& out, Parser parse) {
+    std::string text;
+    read(name, text);
+    if (!ok() || text.empty())
+      return;
+    if (auto v = parse(text))
+      out = *v;
+    else
+      fail(std::string{"field '"} + name + "' has unknown value '" + text
+           + "'");
+  }
+
+  void fail(std::string what) {
+    if (ok())
+      error_ = corrupt(key_, std::move(what));
+  }
+
+  bool ok() const {
+    return !error_.has_value();
+  }
+
+  const store_error& error() const {
+    return *error_;
+  }
+
+private:
+  const nlohmann::json& json_;
+  std::string_view key_;
+  std::optional<store_error> error_;
+};
+
+expected<nlohmann::json, store_error> parse_object(std::string_view key,
+                                                   std::string_view bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_unexpected(corrupt(key, "not a JSON object"));
+  return j;
+}
+
+} // namespace
+
+expected<order_record, store_error> decode_order(std::string_view key,
+                                                 std::string_view bytes) {
+  auto parsed = parse_object(key, bytes);
+  if (!parsed)
+    return make_unexpected(parsed.error());
+  const auto& j = *parsed;
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer())
+    return make_unexpected(corrupt(key, "record has no version"));
+  if (v->get<int64_t>() != order_record::current_version)
+    return make_unexpected(
+      store_error{store_errc::unknown_version, std::string{key},
+                  "record version " + std::to_string(v->get<int64_t>())
+                    + " (this build reads "
+                    + std::to_string(order_record::current_version) + ")"});
+  order_record x;
+  field_reader r{j, key};
+  r.read("out_trade_no", x.out_trade_no);
+  r.read_enum("state", x.state, parse_order_state);
+  r.read("description", x.description);
+  r.read("amount_total", x.amount_total);
+  r.read("currency", x.currency);
+  r.read("payer_openid", x.payer_openid);
+  r.read("attach", x.attach);
+  r.read("requested_expire_at_ms", x.requested_expire_at_ms);
+  r.read("expire_at_ms", x.expire_at_ms);
+  r.read("prepay_id", x.prepay_id);
+  r.read("transaction_id", x.transaction_id);
+  r.read("payer_total", x.payer_total);
+  r.read("paid_at_ms", x.paid_at_ms);
+  r.read_enum("via", x.via, [](std::string_view s) {
+    return parse_enum<paid_via>(via_names, s);
+  });
+  r.read("late", x.late);
+  r.read("created_at_ms", x.created_at_ms);
+  r.read("updated_at_ms", x.updated_at_ms);
+  r.read("confirmed_at_ms", x.confirmed_at_ms);
+  r.read_enum("action", x.action, parse_next_action);
+  r.read("next_due_ms", x.next_due_ms);
+  r.read("verify_step", x.verify_step);
+  r.read("last_query_at_ms", x.last_query_at_ms);
+  r.read("closed_at_wechat", x.closed_at_wechat);
+  r.read("queries", x.queries);
+  r.read("forward_attempts", x.forward_attempts);
+  r.read("first_forward_failure_ms", x.first_forward_failure_ms);
+  r.read("stuck", x.stuck);
+  r.read("parked_reason", x.parked_reason);
+  r.read("event_seq", x.event_seq);
+  if (r.ok() && x.out_trade_no.empty())
+    r.fail("record has no out_trade_no");
+  if (!r.ok())
+    return make_unexpected(r.error());
+  return x;
+}
+
+// -- events ------------------------------------------------------------------
+
+std::string encode(const order_event& x) {
+  nlohmann::json j{{"v", 1}, {"seq", x.seq}, {"at_ms", x.at_ms},
+                   {"kind", x.kind}, {"detail", x.detail}};
+  return j.dump();
+}
+
+expected<order_event, store_error> decode_event(std::string_view key,
+                                                std::string_view bytes) {
+  auto parsed = parse_object(key, bytes);
+  if (!parsed)
+    return make_unexpected(parsed.error());
+  const auto& j = *parsed;
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer() || v->get<int64_t>() != 1)
+    return make_unexpected(store_error{store_errc::unknown_version,
+                                       std::string{key},
+                                       "unknown event version"});
+  order_event x;
+  field_reader r{j, key};
+  r.read("seq", x.seq);
+  r.read("at_ms", x.at_ms);
+  r.read("kind", x.kind);
+  r.read("detail", x.detail);
+  if (!r.ok())
+    return make_unexpected(r.error());
+  return x;
+}
+
+} // namespace paycoord

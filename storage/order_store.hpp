@@ -1,0 +1,152 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/expected.hpp"
+#include "storage/order_record.hpp"
+#include "storage/store_error.hpp"
+
+namespace leveldb {
+class DB;
+class Env;
+} // namespace leveldb
+
+namespace paycoord {
+
+/// Success without a value.
+using done = std::monostate;
+
+/// Everything one writer wants to make durable atomically: records, their
+/// events and processed notification ids.
+struct write_set {
+  std::vector<order_record> orders;
+  /// (out_trade_no, event); the event's seq must be unique per order.
+  std::vector<std::pair<std::string, order_event>> events;
+  /// (notification id, out_trade_no) to remember as processed.
+  std::vector<std::pair<std::string, std::string>> notifications;
+
+  bool empty() const {
+    return orders.empty() && events.empty() && notifications.empty();
+  }
+};
+
+/// One page of a key-ordered scan over orders.
+struct order_page {
+  std::vector<order_record> orders;
+  /// Cursor for the next page (an out_trade_no to pass as `after`); empty
+  /// when the scan reached the end.
+  std::string next;
+};
+
+struct store_options {
+  bool create_if_missing = true;
+  /// Optional environment (fault injection in tests wraps the real one).
+  leveldb::Env* env = nullptr;
+};
+
+/// Counters the store keeps about itself (for group-commit tests, metrics).
+struct store_stats {
+  uint64_t write_sets = 0; ///< write sets committed
+  uint64_t batches = 0;    ///< LevelDB WriteBatches applied
+  uint64_t syncs = 0;      ///< of which synced
+};
+
+/// The LevelDB order store: key schema, record encoding, event log,
+/// notification dedupe, scans. Thread-safe like LevelDB itself, but by design
+/// only the store actor writes; readers may call from any thread. All calls
+/// block on disk I/O: never call them from CAF's cooperative scheduler.
+class order_store {
+public:
+  /// Storage format version under `m/schema`.
+  static constexpr int schema_version = 1;
+
+  /// Upper bound for ids used in keys (out_trade_no, notification id).
+  static constexpr size_t max_id_size = 128;
+
+  ~order_store();
+
+  order_store(const order_store&) = delete;
+  order_store& operator=(const order_store&) = delete;
+
+  /// Opens (creating if allowed) the store in `dir`. Fails if another
+  /// process holds it, or if it was written with another schema version.
+  static expected<std::unique_ptr<order_store>, store_error>
+  open(const std::string& dir, store_options opts = {});
+
+  // -- keys ------------------------------------------------------------------
+
+  static std::string order_key(std::string_view out_trade_no);
+  static std::string event_key(std::string_view out_trade_no, uint64_t seq);
+  static std::string notification_key(std::string_view notification_id);
+
+  // -- writes ----------------------------------------------------------------
+
+  /// Applies all `sets` in one WriteBatch; with `sync`, returns only after
+  /// the batch is on disk (fsync). On error nothing of the batch applied.
+  expected<done, store_error> commit(const std::vector<const write_set*>& sets,
+                                     bool sync = true);
+
+  /// Convenience for a single set.
+  expected<done, store_error> commit(const write_set& set, bool sync = true);
+
+  /// Writes raw bytes under a key (tests use it to plant corrupt records).
+  expected<done, store_error> put_raw(std::string_view key,
+                                      std::string_view value);
+
+  // -- reads -----------------------------------------------------------------
+
+  /// The order or nullopt when absent; an error when the bytes are corrupt
+  /// or of an unknown version (naming the key).
+  expected<std::optional<order_record>, store_error>
+  get_order(std::string_view out_trade_no) const;
+
+  /// Events of one order with seq > `after_seq`, in seq order, at most
+  /// `limit`.
+  expected<std::vector<order_event>, store_error>
+  events(std::string_view out_trade_no, uint64_t after_seq = 0,
+         size_t limit = 1000) const;
+
+  /// The out_trade_no a processed notification id belongs to, if any.
+  expected<std::optional<std::string>, store_error>
+  find_notification(std::string_view notification_id) const;
+
+  /// Orders in key order after `after` (exclusive; empty = from the start),
+  /// at most `limit`, optionally only those in `state`. Examines at most
+  /// `max_examined` records per call so a filtered page is bounded work; a
+  /// short page with a non-empty `next` means "keep going".
+  expected<order_page, store_error>
+  scan_orders(std::string_view after, size_t limit,
+              std::optional<order_state> state = std::nullopt,
+              size_t max_examined = 100000) const;
+
+  /// Calls `f` for every stored order (recovery, summaries). A record that
+  /// does not decode is passed to `on_error` and skipped: one bad record
+  /// must not keep every other order from recovering.
+  void for_each_order(const std::function<void(const order_record&)>& f,
+                      const std::function<void(const store_error&)>& on_error)
+    const;
+
+  /// Approximate bytes on disk of all keys.
+  uint64_t approximate_size() const;
+
+  store_stats stats() const;
+
+private:
+  explicit order_store(std::unique_ptr<leveldb::DB> db);
+
+  std::unique_ptr<leveldb::DB> db_;
+
+  // Counters; atomics because readers of stats() run on other threads.
+  std::atomic<uint64_t> write_sets_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> syncs_{0};
+};
+
+} // namespace paycoord
