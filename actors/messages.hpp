@@ -1,0 +1,319 @@
+#pragma once
+
+// The one type-id block of paycoord: every atom and every message struct with
+// its `inspect`, registered once through `register_message_types`. Messages
+// are plain structs so that a later multi-node mode can ship them over
+// caf::io; the only exception is the HTTP reply callback (process-local).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "storage/order_record.hpp"
+#include "storage/order_store.hpp"
+
+namespace paycoord {
+
+// -- domain messages ---------------------------------------------------------
+
+/// A create request, validated by the HTTP layer (CONTRACTS.md §3).
+struct create_order {
+  std::string out_trade_no;
+  std::string description;
+  int64_t amount_total = 0;
+  std::string currency = "CNY";
+  std::string payer_openid;
+  std::string attach;
+  int64_t requested_expire_at_ms = 0; // 0 = not given
+};
+
+/// A payment fact that WeChat signed: from a verified, decrypted notification
+/// or a verified query response. Nothing else may move an order to PAID.
+struct payment_fact {
+  std::string out_trade_no;
+  std::string transaction_id;
+  std::string trade_state; // SUCCESS, NOTPAY, USERPAYING, ...
+  std::string mchid;
+  std::string appid;
+  int64_t total = 0;
+  int64_t payer_total = 0;
+  std::string currency;
+  int64_t success_time_ms = 0;
+};
+
+/// A verified notification, after decryption.
+struct verified_notification {
+  std::string notification_id;
+  std::string event_type; // TRANSACTION.SUCCESS, REFUND.SUCCESS, ...
+  bool is_payment = false;
+  payment_fact fact;      // when is_payment
+  std::string plaintext;  // decrypted resource (non-payment events: stored)
+};
+
+/// Outcome of a WeChat query (from the wechat client pool).
+enum class query_outcome : uint8_t {
+  trade_state, ///< verified response: see fact.trade_state
+  not_found,   ///< 404 ORDER_NOT_EXIST: WeChat never saw it (not paid)
+  retry_later, ///< 429, 5xx, 202, timeout, unverifiable response
+  failed,      ///< 400/401/403: our request is wrong; logged loudly, retried slowly
+};
+
+struct query_result {
+  query_outcome outcome = query_outcome::retry_later;
+  payment_fact fact;
+  int status = 0;
+  std::string error;
+};
+
+/// Outcome of a WeChat close or prepay call.
+struct call_result {
+  bool ok = false;
+  bool retryable = true;
+  int status = 0;
+  std::string prepay_id; // prepay only
+  std::string error;
+};
+
+/// Outcome of one business-server delivery attempt.
+struct forward_result {
+  bool acked = false;
+  int status = 0; // 0 = no HTTP answer
+  std::string error;
+  int64_t latency_ms = 0;
+};
+
+/// What the business pool delivers (CONTRACTS.md §5).
+struct forward_request {
+  std::string out_trade_no;
+  std::string transaction_id;
+  int64_t total = 0;
+  int64_t payer_total = 0;
+  std::string currency;
+  int64_t paid_at_ms = 0;
+  bool late = false;
+};
+
+/// Timer service entry operations.
+struct arm_timer {
+  std::string out_trade_no;
+  int64_t due_ms = 0;
+  uint64_t generation = 0;
+};
+
+struct timer_fired {
+  std::string out_trade_no;
+  uint64_t generation = 0;
+};
+
+/// The live side of an order, for the inspector.
+struct actor_snapshot {
+  bool alive = false;
+  std::string next_action;
+  int64_t next_due_ms = 0;
+  uint32_t attempts = 0;
+  uint32_t restarts = 0;
+  bool in_flight = false;
+};
+
+// -- process-local reply callbacks --------------------------------------------
+
+/// What an order actor answers to a request that came over HTTP; the net
+/// layer renders it (JSON, JSAPI signing) on its own threads.
+struct order_outcome {
+  unsigned status = 500;   ///< HTTP status to answer with
+  std::string code;        ///< error code (UPPER_SNAKE) when status >= 400
+  std::string message;     ///< human-readable error
+  bool has_record = false; ///< `record` is the order's durable state
+  order_record record;
+};
+
+/// Carries the reply callback of an HTTP request into the actors. Calling it
+/// posts the answer back onto the connection's strand and never blocks.
+/// Process-local by nature, hence registered as an unsafe message type.
+struct order_reply {
+  std::function<void(order_outcome)> fn;
+
+  void operator()(order_outcome outcome) const {
+    if (fn)
+      fn(std::move(outcome));
+  }
+};
+
+/// Reply callback for the inspector's view of a live actor.
+struct snapshot_reply {
+  std::function<void(actor_snapshot)> fn;
+};
+
+// -- inspect overloads ---------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_order& x) {
+  return f(caf::meta::type_name("create_order"), x.out_trade_no, x.description,
+           x.amount_total, x.currency, x.payer_openid, x.attach,
+           x.requested_expire_at_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_fact& x) {
+  return f(caf::meta::type_name("payment_fact"), x.out_trade_no,
+           x.transaction_id, x.trade_state, x.mchid, x.appid, x.total,
+           x.payer_total, x.currency, x.success_time_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        verified_notification& x) {
+  return f(caf::meta::type_name("verified_notification"), x.notification_id,
+           x.event_type, x.is_payment, x.fact, x.plaintext);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, query_result& x) {
+  return f(caf::meta::type_name("query_result"), x.outcome, x.fact, x.status,
+           x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_result& x) {
+  return f(caf::meta::type_name("call_result"), x.ok, x.retryable, x.status,
+           x.prepay_id, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forward_result& x) {
+  return f(caf::meta::type_name("forward_result"), x.acked, x.status, x.error,
+           x.latency_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forward_request& x) {
+  return f(caf::meta::type_name("forward_request"), x.out_trade_no,
+           x.transaction_id, x.total, x.payer_total, x.currency, x.paid_at_ms,
+           x.late);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, arm_timer& x) {
+  return f(caf::meta::type_name("arm_timer"), x.out_trade_no, x.due_ms,
+           x.generation);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, timer_fired& x) {
+  return f(caf::meta::type_name("timer_fired"), x.out_trade_no, x.generation);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_snapshot& x) {
+  return f(caf::meta::type_name("actor_snapshot"), x.alive, x.next_action,
+           x.next_due_ms, x.attempts, x.restarts, x.in_flight);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_record& x) {
+  return f(caf::meta::type_name("order_record"), x.out_trade_no, x.state,
+           x.description, x.amount_total, x.currency, x.payer_openid, x.attach,
+           x.requested_expire_at_ms, x.expire_at_ms, x.prepay_id,
+           x.transaction_id, x.payer_total, x.paid_at_ms, x.via, x.late,
+           x.created_at_ms, x.updated_at_ms, x.confirmed_at_ms, x.action,
+           x.next_due_ms, x.verify_step, x.last_query_at_ms,
+           x.closed_at_wechat, x.queries, x.forward_attempts,
+           x.first_forward_failure_ms, x.stuck, x.parked_reason, x.event_seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_event& x) {
+  return f(caf::meta::type_name("order_event"), x.seq, x.at_ms, x.kind,
+           x.detail);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_set& x) {
+  return f(caf::meta::type_name("write_set"), x.orders, x.events,
+           x.notifications);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_page& x) {
+  return f(caf::meta::type_name("order_page"), x.orders, x.next);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_stats& x) {
+  return f(caf::meta::type_name("store_stats"), x.write_sets, x.batches,
+           x.syncs);
+}
+
+/// Result of a store lookup: `found` false when the key is absent.
+struct order_lookup {
+  bool found = false;
+  order_record record;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_lookup& x) {
+  return f(caf::meta::type_name("order_lookup"), x.found, x.record);
+}
+
+/// Registers every type and the error category with an actor system config.
+void register_message_types(caf::actor_system_config& cfg);
+
+// -- errors across actors ------------------------------------------------------
+
+/// CAF error category for store failures (3-argument registration: the
+/// templated add_error_category does not compile in CAF 0.17.6).
+constexpr caf::atom_value store_error_category = caf::atom("store");
+
+caf::error make_error(const store_error& x);
+
+} // namespace paycoord
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paycoord::order_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paycoord::snapshot_reply)
+
+CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::create_order))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::payment_fact))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::verified_notification))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::query_result))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::call_result))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::forward_result))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::forward_request))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::arm_timer))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::timer_fired))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::actor_snapshot))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::order_record))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::order_event))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::write_set))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::order_page))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::store_stats))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::order_lookup))
+
+  CAF_ADD_ATOM(paycoord, paycoord, create_atom, "create")
+  CAF_ADD_ATOM(paycoord, paycoord, notify_atom, "notify")
+  CAF_ADD_ATOM(paycoord, paycoord, ack_atom, "ack")
+  CAF_ADD_ATOM(paycoord, paycoord, timer_atom, "timer")
+  CAF_ADD_ATOM(paycoord, paycoord, write_atom, "write")
+  CAF_ADD_ATOM(paycoord, paycoord, flush_atom, "flush")
+  CAF_ADD_ATOM(paycoord, paycoord, load_atom, "load")
+  CAF_ADD_ATOM(paycoord, paycoord, events_atom, "events")
+  CAF_ADD_ATOM(paycoord, paycoord, scan_atom, "scan")
+  CAF_ADD_ATOM(paycoord, paycoord, stats_atom, "stats")
+  CAF_ADD_ATOM(paycoord, paycoord, arm_atom, "arm")
+  CAF_ADD_ATOM(paycoord, paycoord, cancel_atom, "cancel")
+  CAF_ADD_ATOM(paycoord, paycoord, tick_atom, "tick")
+  CAF_ADD_ATOM(paycoord, paycoord, rearm_atom, "rearm")
+  CAF_ADD_ATOM(paycoord, paycoord, query_atom, "query")
+  CAF_ADD_ATOM(paycoord, paycoord, close_atom, "close")
+  CAF_ADD_ATOM(paycoord, paycoord, prepay_atom, "prepay")
+  CAF_ADD_ATOM(paycoord, paycoord, forward_atom, "forward")
+  CAF_ADD_ATOM(paycoord, paycoord, verify_atom, "verify")
+  CAF_ADD_ATOM(paycoord, paycoord, snapshot_atom, "snapshot")
+  CAF_ADD_ATOM(paycoord, paycoord, recover_atom, "recover")
+  CAF_ADD_ATOM(paycoord, paycoord, live_atom, "live")
+
+CAF_END_TYPE_ID_BLOCK(paycoord)

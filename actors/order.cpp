@@ -1,0 +1,390 @@
+#include "actors/order.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace paycoord {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<order_actor_state>*;
+
+int64_t now(self_ptr self) {
+  return self->state.deps.now_ms();
+}
+
+const std::string& id_of(self_ptr self) {
+  return self->state.record.out_trade_no;
+}
+
+order_outcome with_record(self_ptr self, unsigned status) {
+  order_outcome out;
+  out.status = status;
+  out.has_record = true;
+  out.record = self->state.record;
+  return out;
+}
+
+order_outcome failure(unsigned status, std::string code, std::string message) {
+  order_outcome out;
+  out.status = status;
+  out.code = std::move(code);
+  out.message = std::move(message);
+  return out;
+}
+
+// -- timer -------------------------------------------------------------------
+
+// Arms the one timer for the record's next action, or cancels it. While a
+// call is out, nothing is armed: its result decides the next deadline.
+void arm_or_cancel(self_ptr self) {
+  auto& st = self->state;
+  if (!st.has_record || st.in_flight)
+    return;
+  auto& x = st.record;
+  if (is_active(x.state) && x.action != next_action::none) {
+    ++st.generation;
+    self->send(st.deps.timers, arm_timer{x.out_trade_no, x.next_due_ms,
+                                         st.generation});
+  } else {
+    self->send(st.deps.timers, cancel_atom_v, x.out_trade_no);
+  }
+}
+
+// After every handled message: re-arm, and exit once the order needs no
+// actor (terminal, parked, or never created) and no call is out.
+void settle(self_ptr self) {
+  auto& st = self->state;
+  arm_or_cancel(self);
+  if (st.in_flight)
+    return;
+  if (!st.has_record || !is_active(st.record.state))
+    self->quit();
+}
+
+// -- persistence ---------------------------------------------------------------
+
+// Makes the decision durable, then calls `next(true)`; on a store failure the
+// in-memory record stays at its last durable value and `next(false)` runs.
+// The write is awaited: no other message of this order is handled until the
+// sync, so every answer reflects durable state.
+template <class F>
+void commit(self_ptr self, order_decision d, std::string notification_id,
+            F next) {
+  if (!d.legal) {
+    spdlog::warn("event=refused out_trade_no={} state={} why=\"{}\"",
+                 d.record.out_trade_no, to_string(d.record.state), d.refusal);
+    next(false);
+    return;
+  }
+  if (!d.persist && notification_id.empty()) {
+    next(true);
+    return;
+  }
+  write_set set;
+  auto id = d.record.out_trade_no;
+  for (auto& e : d.events)
+    set.events.emplace_back(id, e);
+  if (!notification_id.empty())
+    set.notifications.emplace_back(std::move(notification_id), id);
+  set.orders.push_back(d.record);
+  self->request(self->state.deps.store, caf::infinite, write_atom_v,
+                std::move(set))
+    .await(
+      [=](bool) mutable {
+        auto& st = self->state;
+        auto from = st.has_record ? st.record.state : d.record.state;
+        st.record = std::move(d.record);
+        st.has_record = true;
+        if (from != st.record.state)
+          spdlog::info("event=transition out_trade_no={} from={} to={}",
+                       st.record.out_trade_no, to_string(from),
+                       to_string(st.record.state));
+        next(true);
+      },
+      [=](caf::error& err) {
+        spdlog::error("event=store_write_failed out_trade_no={} error=\"{}\"",
+                      id, caf::to_string(err));
+        next(false);
+      });
+}
+
+void handle(self_ptr self, order_decision d);
+
+// -- effects -------------------------------------------------------------------
+
+forward_request make_forward(const order_record& x) {
+  return forward_request{x.out_trade_no, x.transaction_id, x.amount_total,
+                         x.payer_total,  x.currency,       x.paid_at_ms,
+                         x.late};
+}
+
+void run_effect(self_ptr self, order_effect effect) {
+  auto& st = self->state;
+  if (effect == order_effect::none || st.in_flight)
+    return;
+  st.in_flight = true;
+  const auto& machine = *st.deps.machine;
+  auto id = id_of(self);
+  switch (effect) {
+    case order_effect::query:
+      self->request(st.deps.wechat, caf::infinite, query_atom_v, id)
+        .then(
+          [=, &machine](query_result& r) {
+            self->state.in_flight = false;
+            handle(self, machine.on_query(self->state.record, r, now(self)));
+          },
+          [=, &machine](caf::error& err) {
+            self->state.in_flight = false;
+            query_result r;
+            r.outcome = query_outcome::retry_later;
+            r.error = caf::to_string(err);
+            handle(self, machine.on_query(self->state.record, r, now(self)));
+          });
+      break;
+    case order_effect::close:
+      self->request(st.deps.wechat, caf::infinite, close_atom_v, id)
+        .then(
+          [=, &machine](call_result& r) {
+            self->state.in_flight = false;
+            handle(self, machine.on_close(self->state.record, r, now(self)));
+          },
+          [=, &machine](caf::error& err) {
+            self->state.in_flight = false;
+            call_result r;
+            r.error = caf::to_string(err);
+            handle(self, machine.on_close(self->state.record, r, now(self)));
+          });
+      break;
+    case order_effect::forward:
+      self
+        ->request(st.deps.business, caf::infinite, forward_atom_v,
+                  make_forward(st.record))
+        .then(
+          [=, &machine](forward_result& r) {
+            self->state.in_flight = false;
+            handle(self, machine.on_forward(self->state.record, r, now(self)));
+          },
+          [=, &machine](caf::error& err) {
+            self->state.in_flight = false;
+            forward_result r;
+            r.error = caf::to_string(err);
+            handle(self, machine.on_forward(self->state.record, r, now(self)));
+          });
+      break;
+    case order_effect::none:
+      break;
+  }
+}
+
+// Commit, then run the effect, then settle the timer.
+void handle(self_ptr self, order_decision d) {
+  auto effect = d.effect;
+  commit(self, std::move(d), {}, [=](bool ok) {
+    if (ok)
+      run_effect(self, effect);
+    settle(self);
+  });
+}
+
+// -- create ----------------------------------------------------------------------
+
+void place_prepay(self_ptr self, order_reply reply, unsigned success_status) {
+  auto& st = self->state;
+  const auto& machine = *st.deps.machine;
+  auto finish = [=, &machine](call_result r) {
+    auto d = machine.on_prepay(self->state.record, r, now(self));
+    commit(self, std::move(d), {}, [=](bool ok) {
+      if (!ok)
+        reply(failure(500, "STORE_FAILED", "order state could not be saved"));
+      else if (r.ok)
+        reply(with_record(self, success_status));
+      else {
+        auto out = with_record(self, 502);
+        out.code = "PREPAY_FAILED";
+        out.message = "WeChat Pay prepay failed: " + r.error
+                      + " (the order is kept and will verify and expire)";
+        reply(std::move(out));
+      }
+      settle(self);
+    });
+  };
+  self->request(st.deps.wechat, caf::infinite, prepay_atom_v, st.record)
+    .await([=](call_result& r) { finish(std::move(r)); },
+           [=](caf::error& err) {
+             call_result r;
+             r.error = caf::to_string(err);
+             finish(std::move(r));
+           });
+}
+
+void on_create(self_ptr self, create_order& req, order_reply reply) {
+  auto& st = self->state;
+  if (!st.has_record) {
+    auto d = st.deps.machine->create(req, now(self));
+    commit(self, std::move(d), {}, [=](bool ok) {
+      if (!ok) {
+        reply(failure(500, "STORE_FAILED", "order could not be saved"));
+        settle(self);
+        return;
+      }
+      spdlog::info("event=order_created out_trade_no={} total={}",
+                   id_of(self), self->state.record.amount_total);
+      place_prepay(self, reply, 201);
+    });
+    return;
+  }
+  if (!order_machine::same_order(st.record, req)) {
+    reply(failure(409, "ORDER_CONFLICT",
+                  "out_trade_no " + req.out_trade_no
+                    + " exists with different order details"));
+    settle(self);
+    return;
+  }
+  if (st.record.prepay_id.empty() && st.record.state == order_state::pending) {
+    place_prepay(self, reply, 200);
+    return;
+  }
+  reply(with_record(self, 200));
+  settle(self);
+}
+
+// -- notify ----------------------------------------------------------------------
+
+void on_notify(self_ptr self, const verified_notification& n,
+               order_reply reply) {
+  auto& st = self->state;
+  const auto& machine = *st.deps.machine;
+  auto d = st.has_record ? machine.on_notify(st.record, n, now(self))
+                         : machine.orphan(n, now(self));
+  if (!st.has_record)
+    spdlog::warn("event=orphan_notification out_trade_no={} id={} type={}",
+                 n.fact.out_trade_no, n.notification_id, n.event_type);
+  auto effect = d.effect;
+  commit(self, std::move(d), n.notification_id, [=](bool ok) {
+    // Success only once the resulting state is synced; otherwise 500 makes
+    // WeChat retry.
+    if (ok)
+      reply(order_outcome{204, {}, {}, false, {}});
+    else
+      reply(failure(500, "FAIL", "state could not be saved"));
+    if (ok)
+      run_effect(self, effect);
+    settle(self);
+  });
+}
+
+// -- operator ------------------------------------------------------------------
+
+template <class Decide>
+void on_operator(self_ptr self, order_reply reply, Decide decide) {
+  auto& st = self->state;
+  if (!st.has_record) {
+    reply(failure(404, "ORDER_NOT_FOUND", "no such order"));
+    settle(self);
+    return;
+  }
+  auto d = decide(*st.deps.machine, st.record, now(self));
+  if (!d.legal) {
+    reply(failure(409, "INVALID_STATE", d.refusal));
+    settle(self);
+    return;
+  }
+  auto effect = d.effect;
+  commit(self, std::move(d), {}, [=](bool ok) {
+    if (!ok) {
+      reply(failure(500, "STORE_FAILED", "operator event could not be saved"));
+    } else {
+      reply(with_record(self, 202));
+      run_effect(self, effect);
+    }
+    settle(self);
+  });
+}
+
+} // namespace
+
+caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
+                          order_deps deps, order_start start) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.restarts = start.restarts;
+  st.generation = start.incarnation << 32;
+  if (start.record) {
+    st.has_record = true;
+    st.record = std::move(*start.record);
+    auto t = now(self);
+    if (start.recovering && st.record.next_due_ms <= t
+        && st.deps.recovery_jitter_ms > 0) {
+      // A restart must not be a thundering herd: spread overdue timers.
+      // In memory only; the stored deadline stays as it was.
+      st.record.next_due_ms
+        = t + static_cast<int64_t>(std::hash<std::string>{}(
+                                     st.record.out_trade_no)
+                                   % static_cast<size_t>(
+                                     st.deps.recovery_jitter_ms));
+    }
+    arm_or_cancel(self);
+  }
+  self->set_default_handler([](caf::scheduled_actor*, caf::message_view& x)
+                              -> caf::result<caf::message> {
+    spdlog::warn("event=unexpected_message actor=order message={}",
+                 caf::to_string(x.content()));
+    return caf::sec::unexpected_message;
+  });
+  return {
+    [=](create_atom, create_order& req, order_reply& reply) {
+      on_create(self, req, std::move(reply));
+    },
+    [=](notify_atom, const verified_notification& n, order_reply& reply) {
+      on_notify(self, n, std::move(reply));
+    },
+    [=](timer_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (!st.has_record || generation != st.generation) {
+        settle(self); // stale: a newer timer is armed, or there is no order
+        return;
+      }
+      auto d = st.deps.machine->on_timer(st.record, now(self));
+      if (!d.legal)
+        spdlog::warn("event=refused out_trade_no={} input=timer why=\"{}\"",
+                     id_of(self), d.refusal);
+      else
+        run_effect(self, d.effect);
+      settle(self);
+    },
+    [=](verify_atom, order_reply& reply) {
+      on_operator(self, std::move(reply),
+                  [](const order_machine& m, const order_record& x, int64_t t) {
+                    return m.on_operator_verify(x, t);
+                  });
+    },
+    [=](forward_atom, order_reply& reply) {
+      on_operator(self, std::move(reply),
+                  [](const order_machine& m, const order_record& x, int64_t t) {
+                    return m.on_operator_forward(x, t);
+                  });
+    },
+    [=](rearm_atom, caf::actor& timers) {
+      self->state.deps.timers = std::move(timers);
+      arm_or_cancel(self);
+    },
+    [=](snapshot_atom, const snapshot_reply& reply) {
+      auto& st = self->state;
+      actor_snapshot snap;
+      snap.alive = true;
+      snap.in_flight = st.in_flight;
+      snap.restarts = st.restarts;
+      if (st.has_record && is_active(st.record.state)) {
+        snap.next_action = to_string(st.record.action);
+        snap.next_due_ms = st.record.next_due_ms;
+        snap.attempts = st.record.state == order_state::paid
+                          ? st.record.forward_attempts
+                          : st.record.queries;
+      }
+      if (reply.fn)
+        reply.fn(std::move(snap));
+    },
+  };
+}
+
+} // namespace paycoord

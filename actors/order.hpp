@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/order_machine.hpp"
+
+namespace paycoord {
+
+/// What every order actor is wired to.
+struct order_deps {
+  caf::actor store;    ///< see store.hpp
+  caf::actor timers;   ///< see timers.hpp (replaced on `rearm`)
+  /// WeChat client pool: `(query_atom, id)` -> query_result,
+  /// `(close_atom, id)` -> call_result, `(prepay_atom, order_record)` ->
+  /// call_result.
+  caf::actor wechat;
+  /// Business client pool: `(forward_atom, forward_request)` -> forward_result.
+  caf::actor business;
+  std::shared_ptr<const order_machine> machine;
+  /// Wall clock in Unix milliseconds (a fake one in tests).
+  std::function<int64_t()> now_ms;
+  /// On recovery, overdue timers are spread uniformly over this window.
+  int64_t recovery_jitter_ms = 2000;
+};
+
+struct order_actor_state {
+  static inline const char* name = "order";
+
+  order_deps deps;
+  bool has_record = false;
+  /// Always equal to what is durable in the store (updated after the sync).
+  order_record record;
+  /// Generation of the armed timer; a `timer` with another one is stale.
+  uint64_t generation = 0;
+  /// A query, close or forward call is out; its result re-arms the timer.
+  bool in_flight = false;
+  uint32_t restarts = 0;
+};
+
+/// How an order actor starts.
+struct order_start {
+  std::optional<order_record> record; ///< nullopt: not in the store (yet)
+  uint32_t restarts = 0;              ///< crashes so far (from the registry)
+  uint64_t incarnation = 0;           ///< distinguishes generations
+  bool recovering = false;            ///< spread overdue timers with jitter
+};
+
+/// One actor per order: the state machine of order_machine.hpp, writing every
+/// transition and its events through the store before anyone is answered or
+/// any effect runs, and owning exactly one armed timer in the timers service.
+/// It exits when the order is terminal or parked.
+///
+/// Messages (the registry routes them here):
+/// - `(create_atom, create_order, order_reply)`: 201 new, 200 same order,
+///   409 ORDER_CONFLICT, 502 PREPAY_FAILED (order kept)
+/// - `(notify_atom, verified_notification, order_reply)`: 204 once durable
+/// - `(timer_atom, uint64_t generation)`: the armed action is due
+/// - `(verify_atom, order_reply)`, `(forward_atom, order_reply)`: operator
+/// - `(rearm_atom, caf::actor timers)`: the timers service was restarted
+/// - `(snapshot_atom, snapshot_reply)`: the live side for the inspector
+caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
+                          order_deps deps, order_start start);
+
+} // namespace paycoord

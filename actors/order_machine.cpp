@@ -1,0 +1,554 @@
+#include "actors/order_machine.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+namespace paycoord {
+
+namespace {
+
+using json = nlohmann::json;
+
+int64_t ms(duration d) {
+  return d.count();
+}
+
+bool is_not_paid(const query_result& r) {
+  if (r.outcome == query_outcome::not_found)
+    return true;
+  if (r.outcome != query_outcome::trade_state)
+    return false;
+  const auto& s = r.fact.trade_state;
+  return s == "NOTPAY" || s == "REVOKED" || s == "PAYERROR";
+}
+
+bool is_paying(const query_result& r) {
+  return r.outcome == query_outcome::trade_state
+         && (r.fact.trade_state == "USERPAYING"
+             || r.fact.trade_state == "ACCEPT");
+}
+
+bool says(const query_result& r, std::string_view state) {
+  return r.outcome == query_outcome::trade_state && r.fact.trade_state == state;
+}
+
+std::string query_detail(const query_result& r, next_action during) {
+  json j{{"during", to_string(during)}, {"status", r.status}};
+  switch (r.outcome) {
+    case query_outcome::trade_state:
+      j["trade_state"] = r.fact.trade_state;
+      if (!r.fact.transaction_id.empty())
+        j["transaction_id"] = r.fact.transaction_id;
+      break;
+    case query_outcome::not_found:
+      j["trade_state"] = "ORDER_NOT_EXIST";
+      break;
+    case query_outcome::retry_later:
+      j["error"] = r.error;
+      j["retry"] = true;
+      break;
+    case query_outcome::failed:
+      j["error"] = r.error;
+      break;
+  }
+  return j.dump();
+}
+
+} // namespace
+
+const char* to_string(order_effect x) {
+  switch (x) {
+    case order_effect::none:
+      return "none";
+    case order_effect::query:
+      return "query";
+    case order_effect::close:
+      return "close";
+    case order_effect::forward:
+      return "forward";
+  }
+  return "unknown";
+}
+
+order_machine::order_machine(order_rules rules, uniform_fn uniform)
+  : rules_(std::move(rules)), uniform_(std::move(uniform)) {
+  if (!uniform_) {
+    auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+    uniform_ = [engine] {
+      return std::uniform_real_distribution<double>{0.0, 1.0}(*engine);
+    };
+  }
+}
+
+// -- helpers -----------------------------------------------------------------
+
+order_decision order_machine::refuse(const order_record& x,
+                                     std::string why) const {
+  order_decision d;
+  d.legal = false;
+  d.refusal = std::move(why);
+  d.record = x;
+  return d;
+}
+
+void order_machine::add_event(order_decision& d, int64_t now_ms,
+                              std::string kind, std::string detail) const {
+  d.persist = true;
+  order_event e;
+  e.seq = ++d.record.event_seq;
+  e.at_ms = now_ms;
+  e.kind = std::move(kind);
+  e.detail = std::move(detail);
+  d.events.push_back(std::move(e));
+}
+
+void order_machine::set_state(order_decision& d, order_state to,
+                              int64_t now_ms, std::string why) const {
+  auto from = d.record.state;
+  d.record.state = to;
+  d.record.updated_at_ms = now_ms;
+  if (is_terminal(to) || is_parked(to)) {
+    d.record.action = next_action::none;
+    d.record.next_due_ms = 0;
+  }
+  add_event(d, now_ms, "state",
+            json{{"from", to_string(from)}, {"to", to_string(to)},
+                 {"why", std::move(why)}}
+              .dump());
+}
+
+int64_t order_machine::close_not_before_ms(const order_record& x) const {
+  return std::max(x.expire_at_ms,
+                  x.created_at_ms + ms(rules_.schedule.close_not_before));
+}
+
+int64_t order_machine::forward_backoff_ms(uint32_t failures) const {
+  // Full jitter: uniform in [0, min(cap, initial * 2^(n-1))], at least 1 ms.
+  auto cap = ms(rules_.schedule.forward_backoff_max);
+  auto ceiling = ms(rules_.schedule.forward_backoff_initial);
+  for (uint32_t i = 1; i < failures && ceiling < cap; ++i)
+    ceiling *= 2;
+  ceiling = std::min(ceiling, cap);
+  auto delay = static_cast<int64_t>(uniform_() * static_cast<double>(ceiling));
+  return std::max<int64_t>(delay, 1);
+}
+
+void order_machine::schedule_next_verify(order_record& x,
+                                         int64_t now_ms) const {
+  // schedule.verify counts from creation; after its last step, every
+  // verify_every from the previous query. Never past expiry: at expiry the
+  // final query runs instead.
+  const auto& steps = rules_.schedule.verify;
+  int64_t due;
+  if (x.verify_step < steps.size())
+    due = x.created_at_ms + ms(steps[x.verify_step]);
+  else
+    due = std::max(x.last_query_at_ms, x.created_at_ms)
+          + ms(rules_.schedule.verify_every);
+  due = std::max(due, now_ms);
+  if (due >= x.expire_at_ms) {
+    x.action = next_action::expire_query;
+    x.next_due_ms = std::max(x.expire_at_ms, now_ms);
+  } else {
+    x.action = next_action::verify;
+    x.next_due_ms = due;
+  }
+}
+
+// -- create ------------------------------------------------------------------
+
+order_decision order_machine::create(const create_order& req,
+                                     int64_t now_ms) const {
+  order_decision d;
+  auto& x = d.record;
+  x.out_trade_no = req.out_trade_no;
+  x.state = order_state::pending;
+  x.description = req.description;
+  x.amount_total = req.amount_total;
+  x.currency = req.currency.empty() ? "CNY" : req.currency;
+  x.payer_openid = req.payer_openid;
+  x.attach = req.attach;
+  x.requested_expire_at_ms = req.requested_expire_at_ms;
+  x.expire_at_ms = req.requested_expire_at_ms != 0
+                     ? req.requested_expire_at_ms
+                     : now_ms + ms(rules_.schedule.default_expiry);
+  x.created_at_ms = now_ms;
+  x.updated_at_ms = now_ms;
+  schedule_next_verify(x, now_ms);
+  add_event(d, now_ms, "created",
+            json{{"amount_total", x.amount_total},
+                 {"currency", x.currency},
+                 {"expire_at_ms", x.expire_at_ms}}
+              .dump());
+  return d;
+}
+
+bool order_machine::same_order(const order_record& x, const create_order& req) {
+  auto currency = req.currency.empty() ? "CNY" : req.currency;
+  return x.amount_total == req.amount_total && x.currency == currency
+         && x.description == req.description
+         && x.payer_openid == req.payer_openid && x.attach == req.attach
+         && x.requested_expire_at_ms == req.requested_expire_at_ms;
+}
+
+order_decision order_machine::on_prepay(const order_record& x,
+                                        const call_result& r,
+                                        int64_t now_ms) const {
+  if (x.state != order_state::pending)
+    return refuse(x, "prepay result for an order that is not PENDING");
+  order_decision d;
+  d.record = x;
+  if (r.ok) {
+    d.record.prepay_id = r.prepay_id;
+    d.record.updated_at_ms = now_ms;
+    add_event(d, now_ms, "prepay",
+              json{{"ok", true}, {"prepay_id", r.prepay_id}}.dump());
+  } else {
+    add_event(d, now_ms, "prepay",
+              json{{"ok", false}, {"status", r.status}, {"error", r.error}}
+                .dump());
+  }
+  return d;
+}
+
+// -- payments ----------------------------------------------------------------
+
+order_decision order_machine::accept_payment(const order_record& x,
+                                             const payment_fact& f,
+                                             paid_via via, int64_t now_ms,
+                                             std::string source) const {
+  order_decision d;
+  d.record = x;
+  switch (x.state) {
+    case order_state::paid:
+    case order_state::confirmed:
+      // A duplicate of what we already know: nothing changes.
+      return d;
+    case order_state::anomaly:
+    case order_state::orphan:
+    case order_state::faulted:
+      // Parked: keep the fact on the timeline, move nothing.
+      add_event(d, now_ms, "payment_parked",
+                json{{"source", source},
+                     {"transaction_id", f.transaction_id},
+                     {"total", f.total}}
+                  .dump());
+      return d;
+    case order_state::pending:
+    case order_state::closed:
+      break;
+  }
+  auto& r = d.record;
+  if (f.total != x.amount_total || f.currency != x.currency) {
+    r.parked_reason = "paid " + std::to_string(f.total) + " " + f.currency
+                      + ", order is " + std::to_string(x.amount_total) + " "
+                      + x.currency;
+    r.transaction_id = f.transaction_id;
+    r.payer_total = f.payer_total;
+    r.paid_at_ms = f.success_time_ms;
+    set_state(d, order_state::anomaly, now_ms,
+              "amount or currency mismatch (" + source + ")");
+    return d;
+  }
+  r.transaction_id = f.transaction_id;
+  r.payer_total = f.payer_total;
+  r.paid_at_ms = f.success_time_ms != 0 ? f.success_time_ms : now_ms;
+  r.via = via;
+  r.late = x.state == order_state::closed || x.closed_at_wechat;
+  r.action = next_action::forward;
+  r.next_due_ms = now_ms;
+  set_state(d, order_state::paid, now_ms,
+            r.late ? "verified payment after close (" + source + ")"
+                   : "verified payment (" + source + ")");
+  d.effect = order_effect::forward;
+  return d;
+}
+
+order_decision order_machine::on_notify(const order_record& x,
+                                        const verified_notification& n,
+                                        int64_t now_ms) const {
+  if (!n.is_payment) {
+    // Refunds and other events: durable on the timeline, never a payment.
+    order_decision d;
+    d.record = x;
+    add_event(d, now_ms, "notify_event",
+              json{{"id", n.notification_id},
+                   {"event_type", n.event_type},
+                   {"resource", n.plaintext}}
+                .dump());
+    return d;
+  }
+  if (n.fact.trade_state != "SUCCESS") {
+    order_decision d;
+    d.record = x;
+    add_event(d, now_ms, "notify_event",
+              json{{"id", n.notification_id},
+                   {"event_type", n.event_type},
+                   {"trade_state", n.fact.trade_state}}
+                .dump());
+    return d;
+  }
+  auto d = accept_payment(x, n.fact, paid_via::notify, now_ms, "notify");
+  if (d.persist || x.state == order_state::pending)
+    d.events.insert(d.events.begin(),
+                    order_event{0, now_ms, "notify",
+                                json{{"id", n.notification_id},
+                                     {"transaction_id",
+                                      n.fact.transaction_id},
+                                     {"total", n.fact.total}}
+                                  .dump()});
+  // Renumber: the notify event comes first on the timeline.
+  if (!d.events.empty()) {
+    d.persist = true;
+    auto seq = x.event_seq;
+    for (auto& e : d.events)
+      e.seq = ++seq;
+    d.record.event_seq = seq;
+  }
+  return d;
+}
+
+order_decision order_machine::orphan(const verified_notification& n,
+                                     int64_t now_ms) const {
+  order_decision d;
+  auto& x = d.record;
+  x.out_trade_no = n.fact.out_trade_no;
+  x.state = order_state::orphan;
+  x.created_at_ms = now_ms;
+  x.updated_at_ms = now_ms;
+  x.currency = n.fact.currency;
+  x.parked_reason = n.is_payment ? "verified payment for an unknown order"
+                                 : "verified " + n.event_type
+                                     + " for an unknown order";
+  if (n.is_payment) {
+    x.transaction_id = n.fact.transaction_id;
+    x.amount_total = n.fact.total;
+    x.payer_total = n.fact.payer_total;
+    x.paid_at_ms = n.fact.success_time_ms;
+    x.via = paid_via::notify;
+  }
+  add_event(d, now_ms, n.is_payment ? "notify" : "notify_event",
+            json{{"id", n.notification_id},
+                 {"event_type", n.event_type},
+                 {"resource", n.plaintext}}
+              .dump());
+  return d;
+}
+
+// -- timers and queries ------------------------------------------------------
+
+order_decision order_machine::on_timer(const order_record& x,
+                                       int64_t now_ms) const {
+  if (!is_active(x.state) || x.action == next_action::none)
+    return refuse(x, std::string{"timer in state "} + to_string(x.state));
+  order_decision d;
+  d.record = x;
+  switch (x.action) {
+    case next_action::verify:
+    case next_action::expire_query:
+    case next_action::close_confirm:
+      d.effect = order_effect::query;
+      break;
+    case next_action::close:
+      d.effect = order_effect::close;
+      break;
+    case next_action::forward:
+      d.effect = order_effect::forward;
+      break;
+    case next_action::none:
+      break;
+  }
+  (void) now_ms;
+  return d;
+}
+
+order_decision order_machine::on_query(const order_record& x,
+                                       const query_result& r,
+                                       int64_t now_ms) const {
+  if (r.outcome == query_outcome::trade_state && r.fact.trade_state == "SUCCESS")
+    {
+    // A signed SUCCESS is a payment whatever state we are in: money that
+    // arrived is never dropped.
+    auto d = accept_payment(x, r.fact, paid_via::query, now_ms, "query");
+    if (x.state == order_state::pending || d.persist) {
+      d.record.queries = x.queries + 1;
+      d.record.last_query_at_ms = now_ms;
+      d.events.insert(d.events.begin(),
+                      order_event{0, now_ms, "query",
+                                  query_detail(r, x.action)});
+      auto seq = x.event_seq;
+      for (auto& e : d.events)
+        e.seq = ++seq;
+      d.record.event_seq = seq;
+      d.persist = true;
+    }
+    return d;
+  }
+  if (x.state != order_state::pending) {
+    order_decision d; // a stale result: the order moved on meanwhile
+    d.record = x;
+    return d;
+  }
+  order_decision d;
+  d.record = x;
+  auto& y = d.record;
+  y.queries += 1;
+  y.last_query_at_ms = now_ms;
+  y.updated_at_ms = now_ms;
+  add_event(d, now_ms, "query", query_detail(r, x.action));
+  const auto& s = rules_.schedule;
+  if (says(r, "REFUND")) {
+    y.transaction_id = r.fact.transaction_id;
+    y.parked_reason = "WeChat reports REFUND: paid but refunding";
+    set_state(d, order_state::anomaly, now_ms, "query says REFUND");
+    return d;
+  }
+  if (says(r, "CLOSED")) {
+    set_state(d, order_state::closed, now_ms, "query says CLOSED");
+    return d;
+  }
+  if (r.outcome == query_outcome::retry_later
+      || r.outcome == query_outcome::failed || is_paying(r)) {
+    // Keep the schedule position; try the same step again soon. A request
+    // WeChat rejects as ours-wrong is retried slowly (and logged loudly).
+    auto delay = r.outcome == query_outcome::failed
+                   ? std::max(ms(s.userpaying_retry), int64_t{60'000})
+                   : ms(s.userpaying_retry);
+    y.next_due_ms = now_ms + delay;
+    return d;
+  }
+  if (!is_not_paid(r)) {
+    // An unknown trade state: treat as not final and ask again later.
+    y.next_due_ms = now_ms + ms(s.userpaying_retry);
+    return d;
+  }
+  switch (x.action) {
+    case next_action::verify:
+      y.verify_step = x.verify_step + 1;
+      schedule_next_verify(y, now_ms);
+      break;
+    case next_action::expire_query:
+      y.action = next_action::close;
+      y.next_due_ms = std::max(now_ms, close_not_before_ms(y));
+      break;
+    case next_action::close_confirm:
+      // Closed at WeChat but not yet reported CLOSED: close again.
+      y.action = next_action::close;
+      y.next_due_ms = now_ms + ms(s.userpaying_retry);
+      break;
+    default:
+      break; // an operator's query while closing or forwarding
+  }
+  return d;
+}
+
+order_decision order_machine::on_close(const order_record& x,
+                                       const call_result& r,
+                                       int64_t now_ms) const {
+  if (x.state != order_state::pending || x.action != next_action::close)
+    return refuse(x, "close result while not closing");
+  order_decision d;
+  d.record = x;
+  auto& y = d.record;
+  y.updated_at_ms = now_ms;
+  add_event(d, now_ms, "close",
+            json{{"ok", r.ok}, {"status", r.status}, {"error", r.error}}
+              .dump());
+  if (r.ok) {
+    // 204 even for repeats and unknown ids: confirm by querying.
+    y.closed_at_wechat = true;
+    y.action = next_action::close_confirm;
+    y.next_due_ms = now_ms;
+  } else {
+    auto delay = r.retryable ? ms(rules_.schedule.userpaying_retry)
+                             : ms(rules_.schedule.forward_backoff_max);
+    y.next_due_ms = now_ms + delay;
+  }
+  return d;
+}
+
+// -- delivery ----------------------------------------------------------------
+
+order_decision order_machine::on_forward(const order_record& x,
+                                         const forward_result& r,
+                                         int64_t now_ms) const {
+  if (x.state == order_state::confirmed) {
+    order_decision d; // a second ack for a delivered order: nothing to do
+    d.record = x;
+    return d;
+  }
+  if (x.state != order_state::paid)
+    return refuse(x, std::string{"business ack in state "}
+                       + to_string(x.state));
+  order_decision d;
+  d.record = x;
+  auto& y = d.record;
+  y.forward_attempts = x.forward_attempts + 1;
+  add_event(d, now_ms, "forward",
+            json{{"attempt", y.forward_attempts},
+                 {"acked", r.acked},
+                 {"status", r.status},
+                 {"latency_ms", r.latency_ms},
+                 {"error", r.error}}
+              .dump());
+  if (r.acked) {
+    y.confirmed_at_ms = now_ms;
+    y.stuck = false;
+    set_state(d, order_state::confirmed, now_ms, "business server acked");
+    return d;
+  }
+  if (y.first_forward_failure_ms == 0)
+    y.first_forward_failure_ms = now_ms;
+  if (!y.stuck
+      && now_ms - y.first_forward_failure_ms
+           >= ms(rules_.schedule.stuck_after)) {
+    y.stuck = true;
+    add_event(d, now_ms, "stuck",
+              json{{"failing_since_ms", y.first_forward_failure_ms}}.dump());
+  }
+  y.updated_at_ms = now_ms;
+  y.next_due_ms = now_ms + forward_backoff_ms(y.forward_attempts);
+  return d;
+}
+
+// -- operator ----------------------------------------------------------------
+
+order_decision order_machine::on_operator_verify(const order_record& x,
+                                                 int64_t now_ms) const {
+  if (x.state != order_state::pending && x.state != order_state::closed)
+    return refuse(x, std::string{"verify is for PENDING or CLOSED orders, "
+                                 "this one is "}
+                       + to_string(x.state));
+  order_decision d;
+  d.record = x;
+  add_event(d, now_ms, "operator", json{{"action", "verify"}}.dump());
+  d.effect = order_effect::query;
+  return d;
+}
+
+order_decision order_machine::on_operator_forward(const order_record& x,
+                                                  int64_t now_ms) const {
+  if (x.state != order_state::paid)
+    return refuse(x, std::string{"forward is for PAID orders, this one is "}
+                       + to_string(x.state));
+  order_decision d;
+  d.record = x;
+  d.record.next_due_ms = now_ms;
+  add_event(d, now_ms, "operator", json{{"action", "forward"}}.dump());
+  d.effect = order_effect::forward;
+  return d;
+}
+
+order_decision order_machine::fault(const order_record& x,
+                                    const std::string& reason,
+                                    int64_t now_ms) const {
+  order_decision d;
+  d.record = x;
+  d.record.parked_reason = reason;
+  set_state(d, order_state::faulted, now_ms, reason);
+  return d;
+}
+
+} // namespace paycoord

@@ -1,0 +1,123 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "config/config.hpp"
+#include "storage/order_record.hpp"
+
+namespace paycoord {
+
+/// What the order machine needs to know about the merchant and the schedule.
+struct order_rules {
+  std::string mchid;
+  std::string appid;
+  schedule_config schedule;
+};
+
+/// A side effect the actor performs after the decision is durable.
+enum class order_effect : uint8_t {
+  none,
+  query,   ///< query WeChat for the trade state
+  close,   ///< close the order at WeChat
+  forward, ///< deliver the paid order to the business server
+};
+
+const char* to_string(order_effect x);
+
+/// The outcome of feeding one input to the machine.
+struct order_decision {
+  /// False: the input is illegal in this state; it was refused, nothing is
+  /// applied, and `refusal` says why (the actor logs it).
+  bool legal = true;
+  std::string refusal;
+  /// True when `record` changed and must be written (with `events`) before
+  /// anyone is answered or any effect runs.
+  bool persist = false;
+  order_record record;
+  std::vector<order_event> events;
+  order_effect effect = order_effect::none;
+};
+
+/// The order lifecycle of DESIGN.md as pure functions over a record: no
+/// actors, no I/O, no clock (time is an argument), so every (state, input)
+/// pair can be tested from a table. Randomness (backoff jitter) comes from an
+/// injected function returning a uniform value in [0, 1).
+class order_machine {
+public:
+  using uniform_fn = std::function<double()>;
+
+  explicit order_machine(order_rules rules, uniform_fn uniform = nullptr);
+
+  const order_rules& rules() const {
+    return rules_;
+  }
+
+  /// A new PENDING order from a validated create request.
+  order_decision create(const create_order& req, int64_t now_ms) const;
+
+  /// True when `req` describes the same order as `x` (compared by value).
+  static bool same_order(const order_record& x, const create_order& req);
+
+  /// Outcome of the JSAPI prepay call for a PENDING order.
+  order_decision on_prepay(const order_record& x, const call_result& r,
+                           int64_t now_ms) const;
+
+  /// A verified notification (payment or other event).
+  order_decision on_notify(const order_record& x,
+                           const verified_notification& n,
+                           int64_t now_ms) const;
+
+  /// A verified payment for an order paycoord never saw: an ORPHAN record.
+  order_decision orphan(const verified_notification& n, int64_t now_ms) const;
+
+  /// The armed timer fired: which effect runs now.
+  order_decision on_timer(const order_record& x, int64_t now_ms) const;
+
+  /// Result of a query started by the timer or by an operator.
+  order_decision on_query(const order_record& x, const query_result& r,
+                          int64_t now_ms) const;
+
+  /// Result of a close call.
+  order_decision on_close(const order_record& x, const call_result& r,
+                          int64_t now_ms) const;
+
+  /// Result of a delivery attempt to the business server (the "ack").
+  order_decision on_forward(const order_record& x, const forward_result& r,
+                            int64_t now_ms) const;
+
+  /// Operator actions from the inspector.
+  order_decision on_operator_verify(const order_record& x,
+                                    int64_t now_ms) const;
+  order_decision on_operator_forward(const order_record& x,
+                                     int64_t now_ms) const;
+
+  /// Parks an order whose actor crashed too often.
+  order_decision fault(const order_record& x, const std::string& reason,
+                       int64_t now_ms) const;
+
+  /// When an order is closed at WeChat at the earliest.
+  int64_t close_not_before_ms(const order_record& x) const;
+
+  /// Full-jitter exponential backoff for the n-th failed delivery (n >= 1).
+  int64_t forward_backoff_ms(uint32_t failures) const;
+
+private:
+  order_decision refuse(const order_record& x, std::string why) const;
+  order_decision accept_payment(const order_record& x, const payment_fact& f,
+                                paid_via via, int64_t now_ms,
+                                std::string source) const;
+  void schedule_next_verify(order_record& x, int64_t now_ms) const;
+  void set_state(order_decision& d, order_state to, int64_t now_ms,
+                 std::string why) const;
+  void add_event(order_decision& d, int64_t now_ms, std::string kind,
+                 std::string detail) const;
+
+  order_rules rules_;
+  uniform_fn uniform_;
+};
+
+} // namespace paycoord

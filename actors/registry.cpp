@@ -1,0 +1,266 @@
+#include "actors/registry.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace paycoord {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<registry_state>*;
+
+caf::actor spawn_order(self_ptr self, const std::string& id,
+                       std::optional<order_record> record, uint32_t restarts,
+                       bool recovering) {
+  auto& st = self->state;
+  order_start start{std::move(record), restarts, ++st.incarnations,
+                    recovering};
+  auto actor = self->spawn<caf::monitored>(order_actor, st.deps,
+                                           std::move(start));
+  auto& entry = st.live[id];
+  entry.actor = actor;
+  entry.restarts = restarts;
+  st.ids[actor.address()] = id;
+  return actor;
+}
+
+void deliver_loading(self_ptr self, const std::string& id,
+                     const caf::actor& actor) {
+  auto& st = self->state;
+  auto i = st.loading.find(id);
+  if (i == st.loading.end())
+    return;
+  auto queued = std::move(i->second);
+  st.loading.erase(i);
+  for (auto& msg : queued)
+    self->send(actor, std::move(msg));
+}
+
+// Loads the order's record and spawns its actor; messages that arrive
+// meanwhile wait in `loading`. A store error drops them: their HTTP
+// responders then answer 500 and the callers (WeChat included) retry.
+void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts) {
+  self->request(self->state.deps.store, caf::infinite, load_atom_v, id)
+    .then(
+      [=](order_lookup& lookup) {
+        auto& st = self->state;
+        std::optional<order_record> record;
+        if (lookup.found)
+          record = std::move(lookup.record);
+        auto history = st.respawning.find(id);
+        auto actor = spawn_order(self, id, std::move(record), restarts,
+                                 false);
+        if (history != st.respawning.end()) {
+          st.live[id].crashes = std::move(history->second.crashes);
+          st.respawning.erase(history);
+        }
+        deliver_loading(self, id, actor);
+      },
+      [=](caf::error& err) {
+        spdlog::error("event=order_load_failed out_trade_no={} error=\"{}\"",
+                      id, caf::to_string(err));
+        self->state.loading.erase(id);
+        self->state.respawning.erase(id);
+      });
+}
+
+void route(self_ptr self, const std::string& id, caf::message msg) {
+  auto& st = self->state;
+  if (auto i = st.live.find(id); i != st.live.end()) {
+    self->send(i->second.actor, std::move(msg));
+    return;
+  }
+  auto [i, first] = st.loading.try_emplace(id);
+  i->second.push_back(std::move(msg));
+  if (first)
+    load_and_spawn(self, id, 0);
+}
+
+void park_faulted(self_ptr self, const std::string& id,
+                  const std::string& reason) {
+  auto& st = self->state;
+  self->request(st.deps.store, caf::infinite, load_atom_v, id)
+    .then(
+      [=](order_lookup& lookup) {
+        auto& st = self->state;
+        if (!lookup.found)
+          return;
+        auto d = st.deps.machine->fault(lookup.record, reason,
+                                        st.deps.now_ms());
+        write_set set;
+        for (auto& e : d.events)
+          set.events.emplace_back(id, e);
+        set.orders.push_back(std::move(d.record));
+        self->send(st.deps.timers, cancel_atom_v, id);
+        self->request(st.deps.store, caf::infinite, write_atom_v,
+                      std::move(set))
+          .then(
+            [=](bool) {
+              spdlog::error("event=order_faulted out_trade_no={} why=\"{}\"",
+                            id, reason);
+              auto& st = self->state;
+              st.respawning.erase(id);
+              // Messages that arrived meanwhile go to a fresh (parked)
+              // actor, which records them and exits.
+              if (auto i = st.loading.find(id); i != st.loading.end()) {
+                if (i->second.empty())
+                  st.loading.erase(i);
+                else
+                  load_and_spawn(self, id, 0);
+              }
+            },
+            [=](caf::error& err) {
+              spdlog::error("event=fault_write_failed out_trade_no={} "
+                            "error=\"{}\"",
+                            id, caf::to_string(err));
+            });
+      },
+      [=](caf::error& err) {
+        spdlog::error("event=fault_load_failed out_trade_no={} error=\"{}\"",
+                      id, caf::to_string(err));
+      });
+}
+
+void on_order_down(self_ptr self, const std::string& id,
+                   const caf::error& reason) {
+  auto& st = self->state;
+  auto i = st.live.find(id);
+  if (i == st.live.end())
+    return;
+  auto entry = std::move(i->second);
+  st.live.erase(i);
+  if (!reason || reason == caf::exit_reason::normal) {
+    // A finished order: messages that raced with its exit start a new one.
+    if (st.loading.count(id))
+      load_and_spawn(self, id, entry.restarts);
+    return;
+  }
+  auto now = st.deps.now_ms();
+  entry.crashes.push_back(now);
+  while (!entry.crashes.empty()
+         && now - entry.crashes.front() > st.options.restart_window_ms)
+    entry.crashes.pop_front();
+  ++st.restarts_total;
+  auto reason_text = caf::to_string(reason);
+  // Messages for this order wait while we decide.
+  st.loading.try_emplace(id);
+  if (entry.crashes.size() > st.options.max_restarts) {
+    st.respawning[id] = std::move(entry);
+    park_faulted(self, id,
+                 "order actor crashed "
+                   + std::to_string(st.options.max_restarts + 1)
+                   + " times within a minute; last: " + reason_text);
+    return;
+  }
+  spdlog::warn("event=order_restart out_trade_no={} restarts={} reason=\"{}\"",
+               id, entry.restarts + 1, reason_text);
+  auto restarts = entry.restarts + 1;
+  st.respawning[id] = std::move(entry);
+  load_and_spawn(self, id, restarts);
+}
+
+void start_timers(self_ptr self) {
+  auto& st = self->state;
+  st.deps.timers = st.options.spawn_timers(self, caf::actor_cast<caf::actor>(
+                                                   self));
+  self->monitor(st.deps.timers);
+}
+
+} // namespace
+
+caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
+                             order_deps deps, registry_options options) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.options = std::move(options);
+  start_timers(self);
+  // Not linked to children: a child killed with exit_reason::kill would take
+  // the registry down with it. Instead, a shutdown of the registry ends its
+  // children explicitly.
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    auto& st = self->state;
+    for (auto& [id, entry] : st.live)
+      self->send_exit(entry.actor, em.reason);
+    self->send_exit(st.deps.timers, em.reason);
+    self->quit(em.reason);
+  });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.deps.timers.address()) {
+      spdlog::error("event=timers_restart reason=\"{}\"",
+                    caf::to_string(dm.reason));
+      start_timers(self);
+      for (auto& [id, entry] : st.live)
+        self->send(entry.actor, rearm_atom_v, st.deps.timers);
+      return;
+    }
+    auto i = st.ids.find(dm.source);
+    if (i == st.ids.end())
+      return;
+    auto id = std::move(i->second);
+    st.ids.erase(i);
+    on_order_down(self, id, dm.reason);
+  });
+  self->set_default_handler([](caf::scheduled_actor*, caf::message_view& x)
+                              -> caf::result<caf::message> {
+    spdlog::warn("event=unexpected_message actor=registry message={}",
+                 caf::to_string(x.content()));
+    return caf::sec::unexpected_message;
+  });
+  return {
+    [=](create_atom a, create_order& req, order_reply& reply) {
+      auto id = req.out_trade_no;
+      route(self, id, caf::make_message(a, std::move(req), std::move(reply)));
+    },
+    [=](notify_atom a, verified_notification& n, order_reply& reply) {
+      auto id = n.fact.out_trade_no;
+      route(self, id, caf::make_message(a, std::move(n), std::move(reply)));
+    },
+    [=](const timer_fired& t) {
+      // A fired timer of an order without a live actor (it crashed or
+      // finished): spawning it re-arms from the stored deadline.
+      route(self, t.out_trade_no, caf::make_message(timer_atom_v,
+                                                    t.generation));
+    },
+    [=](verify_atom a, const std::string& id, order_reply& reply) {
+      route(self, id, caf::make_message(a, std::move(reply)));
+    },
+    [=](forward_atom a, const std::string& id, order_reply& reply) {
+      route(self, id, caf::make_message(a, std::move(reply)));
+    },
+    [=](snapshot_atom a, const std::string& id, snapshot_reply& reply) {
+      auto& st = self->state;
+      if (auto i = st.live.find(id); i != st.live.end()) {
+        self->send(i->second.actor, a, std::move(reply));
+        return;
+      }
+      if (reply.fn)
+        reply.fn(actor_snapshot{});
+    },
+    [=](recover_atom) -> caf::result<uint64_t> {
+      auto promise = self->make_response_promise<uint64_t>();
+      self->request(self->state.deps.store, caf::infinite, recover_atom_v)
+        .then(
+          [=](std::vector<order_record>& records) mutable {
+            auto& st = self->state;
+            uint64_t spawned = 0;
+            for (auto& x : records) {
+              if (st.live.count(x.out_trade_no))
+                continue;
+              auto id = x.out_trade_no;
+              spawn_order(self, id, std::move(x), 0, true);
+              ++spawned;
+            }
+            st.recovered = true;
+            spdlog::info("event=recovered orders={}", spawned);
+            promise.deliver(spawned);
+          },
+          [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      return promise;
+    },
+    [=](live_atom) { return static_cast<uint64_t>(self->state.live.size()); },
+    [=](timer_atom) { return self->state.deps.timers; },
+    [=](stats_atom) { return self->state.restarts_total; },
+  };
+}
+
+} // namespace paycoord

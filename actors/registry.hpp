@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/order.hpp"
+
+namespace paycoord {
+
+struct registry_options {
+  /// Restarts allowed per order within `restart_window_ms`; one more crash
+  /// parks the order as FAULTED.
+  uint32_t max_restarts = 3;
+  int64_t restart_window_ms = 60'000;
+  /// Spawns a fresh timers service targeting the registry (on start and
+  /// after it crashed).
+  std::function<caf::actor(caf::local_actor*, caf::actor registry)>
+    spawn_timers;
+};
+
+struct registry_state {
+  static inline const char* name = "registry";
+
+  struct live_order {
+    caf::actor actor;
+    uint32_t restarts = 0;
+    std::deque<int64_t> crashes; // within the restart window
+  };
+
+  order_deps deps; // template for every order actor (timers kept current)
+  registry_options options;
+  std::unordered_map<std::string, live_order> live;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+  /// Messages for orders being loaded from the store, in arrival order.
+  std::unordered_map<std::string, std::vector<caf::message>> loading;
+  /// Crash history of orders that are being respawned.
+  std::unordered_map<std::string, live_order> respawning;
+  uint64_t incarnations = 0;
+  uint64_t restarts_total = 0;
+  bool recovered = false;
+};
+
+/// Maps out_trade_no to its order actor: spawns on create, on recovery and on
+/// demand (loading the record from the store), monitors every order actor,
+/// respawns a crashed one from its stored record, and after the
+/// `max_restarts`+1-th crash within the window parks the order as FAULTED.
+/// It also supervises the timers service: a crashed one is replaced and every
+/// live order re-arms.
+///
+/// Messages:
+/// - `(create_atom, create_order, order_reply)`
+/// - `(notify_atom, verified_notification, order_reply)` (routed by
+///   `fact.out_trade_no`)
+/// - `timer_fired` (from the timers service)
+/// - `(verify_atom, std::string id, order_reply)`,
+///   `(forward_atom, std::string id, order_reply)`: operator actions
+/// - `(snapshot_atom, std::string id, snapshot_reply)`
+/// - `(recover_atom)` -> `uint64_t`: spawns every PENDING/PAID order from the
+///   store (their timers armed) and answers how many; call once at start
+/// - `(live_atom)` -> `uint64_t`: live order actors
+/// - `(stats_atom)` -> `uint64_t`: order actor restarts so far
+/// - `(timer_atom)` -> `caf::actor`: the current timers service
+caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
+                             order_deps deps, registry_options options);
+
+} // namespace paycoord

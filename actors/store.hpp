@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "storage/order_store.hpp"
+
+namespace paycoord {
+
+struct store_actor_state {
+  static inline const char* name = "store";
+
+  std::shared_ptr<order_store> db;
+
+  /// Writes received since the last commit, each with its writer's promise.
+  std::vector<std::pair<write_set, caf::response_promise>> pending;
+
+  /// A flush message is on its way to ourselves.
+  bool flush_scheduled = false;
+};
+
+/// The only writer of LevelDB. Spawn it `detached`: it blocks on fsync.
+///
+/// Group commit: a write is queued and answered only after the synced
+/// WriteBatch that contains it. The first write of a round sends `flush` to
+/// ourselves; because the mailbox is FIFO, every write that arrives before
+/// that flush (and all that pile up while the previous batch syncs) lands in
+/// the same batch. Under load, many writers share one fsync.
+///
+/// Protocol:
+/// - `(write_atom, write_set)` -> `bool` (true) after the sync, or a store error
+/// - `(load_atom, std::string out_trade_no)` -> `order_lookup`
+/// - `(events_atom, std::string out_trade_no, uint64_t after, uint32_t limit)`
+///   -> `std::vector<order_event>`
+/// - `(scan_atom, std::string after, uint32_t limit, std::string state)`
+///   -> `order_page` (state empty = all)
+/// - `(recover_atom)` -> `std::vector<order_record>`: every PENDING and PAID
+///   order (corrupt records are logged by key and skipped)
+/// - `(stats_atom)` -> `store_stats`
+caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
+                          std::shared_ptr<order_store> db);
+
+} // namespace paycoord
