@@ -1,0 +1,59 @@
+#pragma once
+
+// Runs a binary of ours as a real child process for integration tests:
+// arguments, extra environment, output captured to a log file, signals, and a
+// bounded wait for its exit.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace paycoord::testing {
+
+class child_process {
+public:
+  /// Starts `binary` with `args`; `env` entries are added to (or override)
+  /// this process's environment. Output goes to `log_file`.
+  child_process(const std::string& binary, const std::vector<std::string>& args,
+                const std::map<std::string, std::string>& env,
+                const std::string& log_file);
+
+  /// Kills the child with SIGKILL if it still runs.
+  ~child_process();
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  void signal(int sig);
+
+  /// Waits up to `timeout` for the exit; returns the exit code, or 128 + the
+  /// signal number, or nullopt if it is still running.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// The captured output so far.
+  std::string output() const;
+
+private:
+  pid_t pid_ = -1;
+  std::string log_file_;
+  std::optional<int> status_;
+};
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+uint16_t free_port();
+
+/// The path of a binary built into build/bin (PAYCOORD_BIN_DIR from ctest).
+std::string bin_path(const std::string& name);
+
+/// The repository root (PAYCOORD_SOURCE_DIR from ctest).
+std::string source_path(const std::string& relative);
+
+} // namespace paycoord::testing

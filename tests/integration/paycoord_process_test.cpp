@@ -1,0 +1,104 @@
+// paycoord as a real process: --check-config, readiness after recovery,
+// graceful SIGTERM, and recovery of orders left by a previous process.
+
+#include <csignal>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "net/http_client.hpp"
+#include "storage/order_store.hpp"
+#include "tests/integration/child_process.hpp"
+#include "tests/temp_dir.hpp"
+
+using namespace paycoord;
+using namespace paycoord::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string example_config() {
+  return source_path("config/paycoord.example.json");
+}
+
+/// Polls GET url until it answers `status` or `timeout` passes.
+bool await_status(const std::string& url, int status,
+                  std::chrono::milliseconds timeout) {
+  net::http_client client;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = client.send({"GET", url, {}, {}});
+    if (r && r->status == status)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace
+
+TEST(paycoord_process, check_config_accepts_the_example_and_masks_secrets) {
+  temp_dir dir;
+  child_process p{bin_path("paycoord"), {"--check-config", example_config()},
+                  {}, dir.str() + "/out.log"};
+  ASSERT_EQ(p.wait(30s), 0) << p.output();
+  auto out = p.output();
+  EXPECT_NE(out.find("\"apiv3_key\": \"***\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("paycoordSandboxApiV3Key"), std::string::npos)
+    << "the APIv3 key must never be printed";
+}
+
+TEST(paycoord_process, check_config_names_the_bad_key) {
+  temp_dir dir;
+  child_process p{bin_path("paycoord"), {"--check-config", example_config()},
+                  {{"PAYCOORD_SCHEDULE__VERIFY", R"(["5 parsecs"])"}},
+                  dir.str() + "/out.log"};
+  ASSERT_EQ(p.wait(30s), 1) << p.output();
+  EXPECT_NE(p.output().find("schedule.verify"), std::string::npos) << p.output();
+}
+
+TEST(paycoord_process, check_config_catches_the_merchant_key_configured_as_wechats) {
+  temp_dir dir;
+  child_process p{
+    bin_path("paycoord"),
+    {"--check-config", example_config()},
+    {{"PAYCOORD_WECHATPAY__PLATFORM_PUBLIC_KEY_FILE",
+      source_path("config/sandbox/merchant_public.pem")}},
+    dir.str() + "/out.log"};
+  ASSERT_EQ(p.wait(30s), 1) << p.output();
+  EXPECT_NE(p.output().find("platform_public_key_file"), std::string::npos)
+    << p.output();
+}
+
+TEST(paycoord_process, is_ready_after_recovery_and_exits_0_on_sigterm) {
+  temp_dir dir;
+  // Orders a previous process left: recovery must re-arm the pending one.
+  {
+    auto store = order_store::open(dir.str() + "/data");
+    ASSERT_TRUE(store);
+    write_set set;
+    order_record x;
+    x.out_trade_no = "LEFTOVER1";
+    x.state = order_state::pending;
+    x.amount_total = 100;
+    x.action = next_action::verify;
+    x.next_due_ms = 4'000'000'000'000; // far in the future
+    x.expire_at_ms = x.next_due_ms;
+    set.orders.push_back(x);
+    ASSERT_TRUE((*store)->commit(set));
+  }
+  auto port = free_port();
+  child_process p{bin_path("paycoord"),
+                  {"--config", example_config()},
+                  {{"PAYCOORD_DATA_DIR", dir.str() + "/data"},
+                   {"PAYCOORD_LISTEN__METRICS",
+                    "127.0.0.1:" + std::to_string(port)}},
+                  dir.str() + "/out.log"};
+  auto base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(await_status(base + "/readyz", 200, 20s)) << p.output();
+  EXPECT_TRUE(await_status(base + "/healthz", 200, 1s));
+  EXPECT_NE(p.output().find("recovered_orders=1"), std::string::npos)
+    << p.output();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(20s), 0) << p.output();
+}
