@@ -1,0 +1,239 @@
+#include "net/api/public_api.hpp"
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "net/api/order_request.hpp"
+#include "net/http_server.hpp"
+#include "net/wechatpay/jsapi.hpp"
+#include "net/wechatpay/models.hpp"
+#include "net/wechatpay/notification_opener.hpp"
+
+namespace paycoord::api {
+
+namespace {
+
+using json = nlohmann::json;
+namespace http = boost::beast::http;
+using ctx_ptr = std::shared_ptr<const api_context>;
+
+bool not_ready(const ctx_ptr& ctx, const net::request_context& rc,
+               std::string_view code = "NOT_READY") {
+  if (ctx->ready == nullptr || ctx->ready->load())
+    return false;
+  rc.respond.send_error(503, code, "paycoord is recovering; retry shortly");
+  return true;
+}
+
+std::string header(const net::http_request& req, std::string_view name) {
+  auto i = req.find(boost::beast::string_view{name.data(), name.size()});
+  if (i == req.end())
+    return {};
+  auto v = i->value();
+  return std::string{v.data(), v.size()};
+}
+
+// -- orders ------------------------------------------------------------------
+
+// 201/200 with the order and, when a prepay id exists, the signed JSAPI pay
+// parameters for the mobile page; runs on the io_context (RSA signing).
+void render_order(const ctx_ptr& ctx, const net::responder& respond,
+                  const order_outcome& out) {
+  const auto& x = out.record;
+  json body{{"out_trade_no", x.out_trade_no},
+            {"state", to_string(x.state)},
+            {"prepay_id", x.prepay_id.empty() ? json(nullptr)
+                                              : json(x.prepay_id)}};
+  if (out.status >= 400) {
+    body["code"] = out.code;
+    body["message"] = out.message;
+  }
+  if (!x.prepay_id.empty() && out.status < 400) {
+    auto params = wechatpay::make_jsapi_pay_params(
+      ctx->credentials->merchant_key, ctx->appid, x.prepay_id, ctx->now(),
+      wechatpay::make_nonce());
+    if (!params) {
+      respond.send_error(500, "SIGNING_FAILED", params.error().message());
+      return;
+    }
+    body["jsapi"] = json::parse(wechatpay::to_json(*params));
+  }
+  respond.send_json(out.status, body);
+}
+
+void create_order_route(const ctx_ptr& ctx, net::request_context rc) {
+  if (not_ready(ctx, rc))
+    return;
+  auto req = parse_create_order(rc.request.body(), ctx->now());
+  if (!req) {
+    auto& e = req.error();
+    rc.respond.send_error(400, "INVALID_REQUEST",
+                          e.field.empty() ? e.message
+                                          : e.field + ": " + e.message);
+    return;
+  }
+  auto respond = rc.respond;
+  order_reply reply{[ctx, respond](order_outcome out) {
+    if (!out.has_record) {
+      respond.send_error(out.status, out.code, out.message);
+      return;
+    }
+    boost::asio::post(*ctx->io, [ctx, respond, out = std::move(out)] {
+      render_order(ctx, respond, out);
+    });
+  }};
+  caf::anon_send(ctx->registry, create_atom_v, std::move(*req),
+                 std::move(reply));
+}
+
+void get_order_route(const ctx_ptr& ctx, net::request_context rc) {
+  std::string id{rc.path_param("out_trade_no")};
+  if (!valid_out_trade_no(id)) {
+    rc.respond.send_error(404, "ORDER_NOT_FOUND", "no order " + id);
+    return;
+  }
+  // A short-lived actor asks the store (synced state only) and answers.
+  auto respond = rc.respond;
+  ctx->system->spawn([ctx, respond, id](caf::event_based_actor* self) {
+    self->request(ctx->store, caf::infinite, load_atom_v, id)
+      .then(
+        [respond, id](order_lookup& lookup) {
+          if (!lookup.found) {
+            respond.send_error(404, "ORDER_NOT_FOUND", "no order " + id);
+            return;
+          }
+          net::http_response res{http::status::ok, 11};
+          res.set(http::field::content_type, "application/json");
+          res.body() = order_view_json(lookup.record);
+          respond.send(std::move(res));
+        },
+        [respond, id](caf::error& err) {
+          spdlog::error("event=order_read_failed out_trade_no={} error=\"{}\"",
+                        id, caf::to_string(err));
+          respond.send_error(500, "STORE_FAILED", caf::to_string(err));
+        });
+  });
+}
+
+// -- notify --------------------------------------------------------------------
+
+payment_fact to_fact(const wechatpay::transaction& t) {
+  payment_fact f;
+  f.out_trade_no = t.out_trade_no;
+  f.transaction_id = t.transaction_id;
+  f.trade_state = wechatpay::to_string(t.state);
+  f.mchid = t.mchid;
+  f.appid = t.appid;
+  if (t.amount) {
+    f.total = t.amount->total;
+    f.payer_total = t.amount->payer_total.value_or(t.amount->total);
+    f.currency = t.amount->currency;
+  }
+  if (t.success_time)
+    f.success_time_ms = to_unix_ms(*t.success_time);
+  return f;
+}
+
+void fail(const net::responder& respond, unsigned status, std::string message) {
+  respond.send_error(status, "FAIL", message);
+}
+
+void notify_route(const ctx_ptr& ctx, net::request_context rc) {
+  if (not_ready(ctx, rc, "FAIL"))
+    return;
+  const auto& req = rc.request;
+  wechatpay::signed_headers headers{
+    header(req, wechatpay::timestamp_header),
+    header(req, wechatpay::nonce_header),
+    header(req, wechatpay::signature_header),
+    header(req, wechatpay::serial_header),
+    header(req, wechatpay::signature_type_header)};
+  auto opened = wechatpay::open_notification(
+    ctx->credentials->platform_keys, headers, req.body(), ctx->now(),
+    ctx->max_clock_skew, ctx->apiv3_key);
+  if (!opened) {
+    auto& e = opened.error();
+    auto status = wechatpay::is_signature_failure(e.code) ? 401u : 400u;
+    spdlog::warn("event=notify_rejected status={} reason={} detail=\"{}\"",
+                 status, wechatpay::to_string(e.code), e.detail);
+    fail(rc.respond, status, e.message());
+    return;
+  }
+  verified_notification n;
+  n.notification_id = opened->envelope.id;
+  n.event_type = opened->envelope.event_type;
+  n.plaintext = opened->plaintext;
+  switch (wechatpay::classify_event(n.event_type)) {
+    case wechatpay::event_kind::payment: {
+      auto t = wechatpay::parse_transaction(opened->plaintext);
+      if (!t) {
+        fail(rc.respond, 400, t.error().message());
+        return;
+      }
+      if (t->mchid != ctx->mchid || t->appid != ctx->appid) {
+        // Signed by WeChat but not for this merchant: logged, counted,
+        // nothing stored.
+        spdlog::error("event=notify_foreign_merchant id={} mchid={} appid={}",
+                      n.notification_id, t->mchid, t->appid);
+        fail(rc.respond, 400, "notification is for mchid " + t->mchid
+                                + " / appid " + t->appid
+                                + ", not this merchant");
+        return;
+      }
+      n.is_payment = true;
+      n.fact = to_fact(*t);
+      break;
+    }
+    case wechatpay::event_kind::refund:
+    case wechatpay::event_kind::other: {
+      // Never read as a payment: stored on the order's timeline (or as an
+      // orphan event) and answered 204, so WeChat does not retry for a day.
+      auto plain = json::parse(opened->plaintext, nullptr, false);
+      if (plain.is_object() && plain.contains("out_trade_no")
+          && plain["out_trade_no"].is_string())
+        n.fact.out_trade_no = plain["out_trade_no"].get<std::string>();
+      if (!valid_out_trade_no(n.fact.out_trade_no))
+        n.fact.out_trade_no = "EVENT-" + n.notification_id.substr(0, 24);
+      break;
+    }
+  }
+  if (!valid_out_trade_no(n.fact.out_trade_no) && n.is_payment) {
+    fail(rc.respond, 400, "out_trade_no is not valid");
+    return;
+  }
+  auto respond = rc.respond;
+  order_reply reply{[respond](order_outcome out) {
+    if (out.status == 204) {
+      net::http_response res{http::status::no_content, 11};
+      respond.send(std::move(res));
+    } else {
+      fail(respond, out.status >= 500 ? out.status : 500, out.message);
+    }
+  }};
+  spdlog::info("event=notify_verified out_trade_no={} id={} type={}",
+               n.fact.out_trade_no, n.notification_id, n.event_type);
+  caf::anon_send(ctx->registry, notify_atom_v, std::move(n), std::move(reply));
+}
+
+} // namespace
+
+void add_public_routes(net::router& routes, std::shared_ptr<const api_context> ctx) {
+  net::route_options limit;
+  limit.body_limit = public_body_limit;
+  routes.add(
+    http::verb::post, "/v1/orders",
+    [ctx](net::request_context rc) { create_order_route(ctx, std::move(rc)); },
+    limit);
+  routes.add(
+    http::verb::get, "/v1/orders/{out_trade_no}",
+    [ctx](net::request_context rc) { get_order_route(ctx, std::move(rc)); },
+    limit);
+  routes.add(
+    http::verb::post, ctx->notify_path,
+    [ctx](net::request_context rc) { notify_route(ctx, std::move(rc)); },
+    limit);
+}
+
+} // namespace paycoord::api
