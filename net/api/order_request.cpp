@@ -138,6 +138,10 @@ std::string order_view_json(const order_record& x) {
     {"confirmed_at", time_or_null(x.confirmed_at_ms)},
     {"created_at", time_or_null(x.created_at_ms)},
     {"updated_at", time_or_null(x.updated_at_ms)},
+    // Extensions (optional fields beyond CONTRACTS.md §3): how the payment
+    // became known, and whether it arrived after paycoord closed the order.
+    {"paid_via", x.via == paid_via::none ? json(nullptr) : json(to_string(x.via))},
+    {"late", x.late},
   };
   return j.dump();
 }
