@@ -1,0 +1,85 @@
+#include "sim/faults.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace paycoord::sim {
+
+using json = nlohmann::json;
+
+namespace {
+
+void read_rate(strict_object& section, std::string_view key, double& out) {
+  section.number(key, out, 0.0, 1.0);
+}
+
+void read_windows(strict_object& section, std::vector<down_window>& out) {
+  const json* value = section.raw("down");
+  if (value == nullptr)
+    return;
+  constexpr auto shape = "expected a list of [\"start\", \"end\"] duration pairs";
+  if (!value->is_array())
+    return section.fail("down", shape);
+  std::vector<down_window> windows;
+  for (auto& pair : *value) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string())
+      return section.fail("down", shape);
+    auto start = parse_duration(pair[0].get<std::string>());
+    auto end = parse_duration(pair[1].get<std::string>());
+    if (!start || !end || *end <= *start)
+      return section.fail("down", pair.dump() + ": need two durations with start < end");
+    windows.push_back({*start, *end});
+  }
+  out = std::move(windows);
+}
+
+} // namespace
+
+void read_faults(strict_object& faults, fault_config& out) {
+  if (auto wechat = faults.object("wechat")) {
+    read_rate(*wechat, "query_error_rate", out.wechat.query_error_rate);
+    read_rate(*wechat, "query_throttle_rate", out.wechat.query_throttle_rate);
+    read_rate(*wechat, "probe_rate", out.wechat.probe_rate);
+    wechat->span("latency", out.wechat.latency);
+    wechat->reject_unknown_keys();
+  }
+  if (auto notify = faults.object("notify")) {
+    read_rate(*notify, "drop_rate", out.notify.drop_rate);
+    read_rate(*notify, "duplicate_rate", out.notify.duplicate_rate);
+    read_rate(*notify, "probe_rate", out.notify.probe_rate);
+    notify->span("delay", out.notify.delay);
+    notify->span("reorder", out.notify.reorder);
+    notify->reject_unknown_keys();
+  }
+  if (auto business = faults.object("business")) {
+    read_windows(*business, out.business.down);
+    read_rate(*business, "error_rate", out.business.error_rate);
+    business->span("latency", out.business.latency);
+    business->reject_unknown_keys();
+  }
+  faults.reject_unknown_keys();
+}
+
+json to_json(const fault_config& faults) {
+  json windows = json::array();
+  for (auto& w : faults.business.down)
+    windows.push_back({format_duration(w.start), format_duration(w.end)});
+  return {
+    {"wechat",
+     {{"query_error_rate", faults.wechat.query_error_rate},
+      {"query_throttle_rate", faults.wechat.query_throttle_rate},
+      {"probe_rate", faults.wechat.probe_rate},
+      {"latency", format_duration(faults.wechat.latency)}}},
+    {"notify",
+     {{"drop_rate", faults.notify.drop_rate},
+      {"duplicate_rate", faults.notify.duplicate_rate},
+      {"probe_rate", faults.notify.probe_rate},
+      {"delay", format_duration(faults.notify.delay)},
+      {"reorder", format_duration(faults.notify.reorder)}}},
+    {"business",
+     {{"down", windows},
+      {"error_rate", faults.business.error_rate},
+      {"latency", format_duration(faults.business.latency)}}},
+  };
+}
+
+} // namespace paycoord::sim

@@ -1,0 +1,280 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "net/wechatpay/models.hpp"
+#include "sim/faults.hpp"
+
+namespace paycoord::sim {
+
+// -- what the state hands to the HTTP sides ------------------------------------
+
+/// An answer of the WeChat API or the control API: status and JSON body
+/// (a 204 has none).
+struct sim_answer {
+  unsigned status = 200;
+  nlohmann::json body;
+};
+
+/// One notification to send: everything but the per-attempt signature.
+struct notification_job {
+  /// `sim_state::epoch` when built; a reset makes older jobs stale.
+  uint64_t epoch = 0;
+  std::string out_trade_no;
+  std::string notify_url;
+  std::string id; ///< the envelope's `id`, the same on every attempt
+  std::string create_time; ///< RFC 3339, when the event happened
+  std::string event_type;
+  std::string summary;
+  std::string original_type; ///< also the resource's associated_data
+  std::string plaintext;     ///< the resource before encryption
+  bool drop = false;         ///< never send it (the control API asked so)
+};
+
+/// A control API result, perhaps with a notification to send.
+struct control_outcome {
+  sim_answer answer;
+  std::optional<notification_job> notification;
+};
+
+/// How the faults shape one notification (drawn once, when it is built).
+struct delivery_plan {
+  bool drop = false;
+  bool duplicate = false;
+  bool probe = false;
+  duration extra_delay{0};
+};
+
+enum class query_fault { none, server_error, throttled };
+
+/// What the business simulator does with one callback, drawn up front.
+struct business_gate {
+  bool down = false;
+  duration latency{0};
+};
+
+/// The fields of a business callback body that paysim checks.
+struct business_callback {
+  std::string idempotency_key;
+  std::string out_trade_no;
+  std::string transaction_id;
+  std::optional<int64_t> total;
+  bool late = false;
+};
+
+/// What paysim remembers and counts: WeChat's transactions, the notifications
+/// it sent, and the business server's deliveries, per order and in total.
+///
+/// Thread-safe: every member function takes the one mutex, and none blocks
+/// while holding it (no I/O, no signing). Bounded: at most `max_orders` rows.
+class sim_state {
+public:
+  struct identity {
+    std::string mchid;
+    std::string appid;
+  };
+
+  sim_state(identity ids, fault_config faults, uint64_t seed, std::size_t max_orders);
+
+  // -- WeChat API (the caller verified the Authorization) ---------------------
+
+  /// JSAPI prepay: a new NOTPAY transaction, or the same prepay_id for a repeat.
+  sim_answer prepay(const wechatpay::prepay_request& request);
+
+  /// Query by out_trade_no: the transaction JSON (200) or 404 ORDER_NOT_EXIST.
+  sim_answer query(std::string_view out_trade_no, std::string_view mchid);
+
+  /// Close: 204 always for this merchant (NOTPAY -> CLOSED; a paid order
+  /// stays paid; an order marked pay-before-close is paid now, and its
+  /// notification is returned).
+  control_outcome close(std::string_view out_trade_no, std::string_view mchid);
+
+  void count_bad_authorization();
+
+  /// Draws the query faults (counting what it draws).
+  query_fault draw_query_fault();
+
+  /// Draws whether this API response carries a probe signature (counted).
+  bool draw_response_probe();
+
+  duration api_latency() const;
+
+  // -- the customer (control API) ----------------------------------------------
+
+  /// Pays a NOTPAY order now with `amount` (default the order's), or, with
+  /// `before_close`, marks it to be paid the moment a close arrives. 404
+  /// unknown, 409 already paid or closed.
+  control_outcome pay(std::string_view out_trade_no, std::optional<int64_t> amount,
+                      bool before_close);
+
+  /// Refunds a paid order (default: all of it): trade_state REFUND and a
+  /// REFUND.SUCCESS notification. 404 unknown, 409 not paid.
+  control_outcome refund(std::string_view out_trade_no, std::optional<int64_t> amount);
+
+  // -- notifications -----------------------------------------------------------
+
+  /// Draws the notify faults for a job just built (counting them).
+  delivery_plan plan_delivery(const notification_job& job);
+
+  /// One attempt's outcome: an HTTP status, or 0 with `error` when none came.
+  void record_attempt(const notification_job& job, int status, const std::string& error,
+                      bool probe, bool duplicate_copy);
+
+  /// The job's retry schedule ran out without a 2xx; or it could not be queued.
+  void record_gave_up(const notification_job& job);
+  void record_refused(const notification_job& job);
+
+  // -- business server ---------------------------------------------------------
+
+  /// Counts a callback and says whether the server is down now.
+  business_gate open_business_request(std::string_view idempotency_key);
+  void count_bad_hmac(std::string_view idempotency_key);
+  /// Draws the business error rate (counting a hit).
+  bool draw_business_error();
+  /// Records an accepted delivery; returns whether its key is new.
+  bool record_delivery(const business_callback& callback);
+
+  // -- control -----------------------------------------------------------------
+
+  fault_config faults() const;
+  void set_faults(fault_config faults);
+  /// The manual switch (down windows apply on top of it): up, or down for
+  /// `down_for` from now (nullopt: until switched up again).
+  void set_business_up(bool up, std::optional<duration> down_for = std::nullopt);
+  /// Whether the manual switch says up now.
+  bool business_up() const;
+
+  /// One order's row, or nullopt when paysim never saw it.
+  std::optional<nlohmann::json> order_report(std::string_view out_trade_no) const;
+
+  /// Which rows a report carries: sorted by out_trade_no, those after
+  /// `after`, at most `limit` (0: all); none without `with_orders`.
+  struct report_page {
+    bool with_orders = true;
+    std::string after;
+    std::size_t limit = 0;
+  };
+
+  /// Totals and one page of rows, with `next` (the cursor for the following
+  /// page, or null). `pending_attempts` comes from the notifier.
+  nlohmann::json report(const report_page& page, std::size_t pending_attempts) const;
+
+  /// Forgets every order and count (faults stay); older jobs turn stale.
+  void reset();
+
+  uint64_t epoch() const;
+
+private:
+  /// One out_trade_no as both sides saw it.
+  struct order_row {
+    // -- WeChat side ---------------------------------------------------------------
+    bool known_to_wechat = false; // a prepay created it (else: business only)
+    std::string prepay_id;
+    std::string description;
+    std::string notify_url;
+    std::string attach;
+    std::string payer_openid;
+    int64_t amount = 0;
+    std::string currency = "CNY";
+    std::optional<timestamp> time_expire;
+    timestamp created_at;
+    wechatpay::trade_state state = wechatpay::trade_state::notpay;
+    std::string transaction_id;
+    int64_t paid_amount = 0;
+    std::optional<timestamp> paid_at;
+    std::optional<timestamp> closed_at;
+    bool pay_before_close = false;
+    std::optional<int64_t> pay_before_close_amount;
+    bool paid_by_close = false;
+    int64_t refunded = 0;
+    uint64_t prepays = 0;
+    uint64_t queries = 0;
+    uint64_t closes = 0;
+    // -- notifications -------------------------------------------------------------
+    std::vector<std::string> notification_ids;
+    uint64_t notifications_dropped = 0;
+    uint64_t notify_attempts = 0;
+    uint64_t notify_answered_2xx = 0;
+    uint64_t notify_probe_attempts = 0;
+    int last_notify_status = 0;
+    std::string last_notify_error;
+    // -- business side -------------------------------------------------------------
+    uint64_t business_requests = 0;
+    uint64_t business_bad_hmac = 0;
+    uint64_t deliveries = 0;
+    uint64_t late_deliveries = 0;
+    uint64_t unpaid_deliveries = 0;
+    uint64_t mismatched_deliveries = 0;
+    std::optional<timestamp> first_delivery_at;
+    std::optional<timestamp> last_delivery_at;
+  };
+
+  /// Counts that belong to no single row.
+  struct totals {
+    uint64_t prepays = 0;
+    uint64_t queries = 0;
+    uint64_t closes = 0;
+    uint64_t closes_unknown = 0;
+    uint64_t bad_authorization = 0;
+    uint64_t query_errors = 0;
+    uint64_t query_throttled = 0;
+    uint64_t response_probes = 0;
+    uint64_t notifications_built = 0;
+    uint64_t notifications_dropped = 0;
+    uint64_t notifications_refused = 0;
+    uint64_t notifications_duplicated = 0;
+    uint64_t notifications_probed = 0;
+    uint64_t notifications_answered = 0;
+    uint64_t notifications_gave_up = 0;
+    uint64_t notify_attempts = 0;
+    uint64_t notify_answered_2xx = 0;
+    uint64_t probes_answered_2xx = 0;
+    uint64_t business_requests = 0;
+    uint64_t business_down = 0;
+    uint64_t business_errors = 0;
+    uint64_t bad_hmac = 0;
+    uint64_t deliveries = 0;
+    uint64_t unpaid_deliveries = 0;
+    uint64_t mismatched_deliveries = 0;
+    uint64_t rows_refused = 0;
+  };
+
+  // All private helpers expect `mutex_` held.
+  order_row* find(std::string_view out_trade_no);
+  const order_row* find(std::string_view out_trade_no) const;
+  /// The row for `out_trade_no`, created when there is room; else null.
+  order_row* find_or_add(std::string_view out_trade_no);
+  bool chance(double rate);
+  nlohmann::json transaction_json(std::string_view out_trade_no, const order_row& row) const;
+  notification_job mark_paid(std::string_view out_trade_no, order_row& row, int64_t amount);
+  nlohmann::json row_json(std::string_view out_trade_no, const order_row& row) const;
+
+  const identity ids_;
+  const std::size_t max_orders_;
+  const timestamp started_at_;
+  const std::chrono::steady_clock::time_point started_steady_;
+
+  mutable std::mutex mutex_;
+  // -- guarded by mutex_ -----------------------------------------------------------
+  std::map<std::string, order_row, std::less<>> orders_;
+  totals totals_;
+  fault_config faults_;
+  std::mt19937_64 random_;
+  /// Manually down until then (min: up).
+  std::chrono::steady_clock::time_point business_down_until_;
+  uint64_t epoch_ = 1;
+  uint64_t next_serial_ = 1; // prepay, transaction, notification and refund ids
+};
+
+} // namespace paycoord::sim

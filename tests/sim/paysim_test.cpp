@@ -1,0 +1,763 @@
+// paysim in-process: its three listeners on port 0, driven the way paycoord
+// and a test harness drive them, with the WeChat Pay side checked through the
+// real protocol code (net/wechatpay): every request signed with the sandbox
+// merchant key, every response and notification verified with the sandbox
+// platform key.
+
+#include "sim/paysim.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "net/callback_signature.hpp"
+#include "net/http_client.hpp"
+#include "net/http_server.hpp"
+#include "net/router.hpp"
+#include "net/wechatpay/authorization.hpp"
+#include "net/wechatpay/jsapi.hpp"
+#include "net/wechatpay/key_set.hpp"
+#include "net/wechatpay/keys.hpp"
+#include "net/wechatpay/models.hpp"
+#include "net/wechatpay/notification_opener.hpp"
+#include "net/wechatpay/signed_headers.hpp"
+#include "net/wechatpay/signing.hpp"
+#include "sim/sim_config.hpp"
+
+namespace {
+
+namespace http = boost::beast::http;
+namespace wp = paycoord::wechatpay;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using paycoord::wall_clock;
+using paycoord::net::outbound_request;
+using paycoord::net::outbound_response;
+using steady = std::chrono::steady_clock;
+
+constexpr std::string_view mchid = "1900000001";
+constexpr std::string_view appid = "wx8888888888888888";
+constexpr std::string_view merchant_serial = "7E1A6C5B2F0D4E3A9B8C7D6E5F4A3B2C1D0E0F01";
+constexpr std::string_view platform_key_id = "PUB_KEY_ID_0119000000012026112600000000000001";
+constexpr std::string_view apiv3_key = "paycoordSandboxApiV3Key000000001";
+constexpr std::string_view business_secret = "sandbox-business-hmac-secret";
+/// 15 s -> 150 ms: the first retries come quickly, the schedule stays visible.
+constexpr double time_factor = 0.01;
+
+std::string sandbox_file(std::string_view name) {
+  const char* root = std::getenv("PAYCOORD_SOURCE_DIR");
+  EXPECT_NE(root, nullptr) << "run the tests with ctest (PAYCOORD_SOURCE_DIR)";
+  return std::string{root != nullptr ? root : "."} + "/config/sandbox/" + std::string{name};
+}
+
+/// Polls `condition` every 10 ms for at most `bound`.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = 5s) {
+  auto deadline = steady::now() + bound;
+  while (!condition()) {
+    if (steady::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+wp::signed_headers headers_of(const outbound_response& response) {
+  auto get = [&](std::string_view name) {
+    auto* value = response.header(name);
+    return value != nullptr ? *value : std::string{};
+  };
+  return {get(wp::timestamp_header), get(wp::nonce_header), get(wp::signature_header),
+          get(wp::serial_header), get(wp::signature_type_header)};
+}
+
+/// One notification as the local receiver saw it.
+struct received_notification {
+  steady::time_point at;
+  int answered = 0;
+  /// Empty when it verified and decrypted; else the protocol error code.
+  std::string failure;
+  std::string id;
+  std::string event_type;
+  std::string plaintext;
+};
+
+/// A merchant's notify endpoint: verifies and decrypts every notification
+/// with `open_notification` (401 when that fails) and answers the scripted
+/// statuses in turn, then 204.
+class notify_receiver {
+public:
+  notify_receiver(boost::asio::io_context& io, const wp::key_set& keys) : keys_(keys) {
+    paycoord::net::router routes;
+    routes.add(http::verb::post, "/notify", [this](paycoord::net::request_context ctx) {
+      on_notify(std::move(ctx));
+    });
+    auto server = paycoord::net::http_server::start(io, {}, std::move(routes));
+    EXPECT_TRUE(server) << (server ? "" : server.error());
+    server_ = std::move(*server);
+  }
+
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/notify";
+  }
+
+  void script(std::vector<int> statuses) {
+    std::lock_guard lock(mutex_);
+    script_ = std::move(statuses);
+  }
+
+  std::vector<received_notification> received() const {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+  std::size_t count() const {
+    return received().size();
+  }
+
+private:
+  void on_notify(paycoord::net::request_context ctx) {
+    const auto& request = ctx.request;
+    auto header = [&](std::string_view name) {
+      return std::string{request[boost::beast::string_view{name.data(), name.size()}]};
+    };
+    wp::signed_headers headers{header(wp::timestamp_header), header(wp::nonce_header),
+                               header(wp::signature_header), header(wp::serial_header),
+                               header(wp::signature_type_header)};
+    auto opened = wp::open_notification(keys_, headers, request.body(), wall_clock::now(), 5min,
+                                        apiv3_key);
+    received_notification seen;
+    seen.at = steady::now();
+    int status = 204;
+    if (!opened) {
+      seen.failure = wp::to_string(opened.error().code);
+      status = 401;
+    } else {
+      seen.id = opened->envelope.id;
+      seen.event_type = opened->envelope.event_type;
+      seen.plaintext = opened->plaintext;
+      std::lock_guard lock(mutex_);
+      if (!script_.empty()) {
+        status = script_.front();
+        script_.erase(script_.begin());
+      }
+    }
+    seen.answered = status;
+    {
+      std::lock_guard lock(mutex_);
+      received_.push_back(seen);
+    }
+    if (status == 204)
+      ctx.respond.send(paycoord::net::http_response{http::status::no_content, 11});
+    else
+      ctx.respond.send_error(static_cast<unsigned>(status), "FAIL", "scripted failure");
+  }
+
+  const wp::key_set& keys_;
+  std::unique_ptr<paycoord::net::http_server> server_;
+  mutable std::mutex mutex_;
+  std::vector<int> script_;
+  std::vector<received_notification> received_;
+};
+
+class paysim_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto merchant = wp::private_key::from_pem_file(sandbox_file("merchant_key.pem"));
+    ASSERT_TRUE(merchant) << merchant.error().message();
+    merchant_key_.emplace(*merchant);
+    auto platform = wp::public_key::from_pem_file(sandbox_file("pub_key.pem"));
+    ASSERT_TRUE(platform) << platform.error().message();
+    ASSERT_TRUE(platform_keys_.add_public_key(std::string{platform_key_id}, *platform));
+
+    cfg_.listen = {"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"};
+    cfg_.wechatpay.mchid = mchid;
+    cfg_.wechatpay.appid = appid;
+    cfg_.wechatpay.apiv3_key = apiv3_key;
+    cfg_.wechatpay.merchant_serial_no = merchant_serial;
+    cfg_.wechatpay.merchant_public_key_file = sandbox_file("merchant_public.pem");
+    cfg_.wechatpay.platform_private_key_file = sandbox_file("platform_key.pem");
+    cfg_.wechatpay.platform_public_key_id = platform_key_id;
+    cfg_.business.secret = business_secret;
+    cfg_.notify.timeout = 2s;
+    cfg_.time_factor = time_factor;
+
+    io_thread_ = std::thread([this] { io_.run(); });
+    auto sim = paycoord::sim::paysim::start(io_, cfg_);
+    ASSERT_TRUE(sim) << sim.error();
+    sim_ = std::move(*sim);
+    receiver_ = std::make_unique<notify_receiver>(io_, platform_keys_);
+  }
+
+  void TearDown() override {
+    receiver_.reset();
+    if (sim_)
+      sim_->stop();
+    work_.reset();
+    io_.stop();
+    io_thread_.join();
+    sim_.reset();
+  }
+
+  std::string base(std::uint16_t port) const {
+    return "http://127.0.0.1:" + std::to_string(port);
+  }
+
+  /// A WeChat Pay API call signed as paycoord signs it.
+  outbound_response wechat(std::string method, std::string path, std::string body = {},
+                           std::string authorization = {}) {
+    if (authorization.empty()) {
+      auto header = wp::authorization_header(mchid, merchant_serial, *merchant_key_, method, path,
+                                             body, wall_clock::now(), wp::make_nonce());
+      EXPECT_TRUE(header);
+      authorization = *header;
+    }
+    outbound_request request{std::move(method), base(sim_->wechat_port()) + path,
+                             {{"Authorization", authorization},
+                              {"Accept", "application/json"},
+                              {"Content-Type", "application/json"}},
+                             std::move(body)};
+    auto response = client_.send(request);
+    EXPECT_TRUE(response) << (response ? "" : response.error().message);
+    return response ? *response : outbound_response{};
+  }
+
+  /// Whether `response` carries a valid WeChat Pay signature.
+  wp::check_result verify(const outbound_response& response) const {
+    return wp::verify_response(platform_keys_, headers_of(response), response.body,
+                               wall_clock::now(), 5min);
+  }
+
+  outbound_response prepay(const std::string& out_trade_no, int64_t total = 100) {
+    wp::prepay_request request;
+    request.appid = appid;
+    request.mchid = mchid;
+    request.description = "Monthly plan";
+    request.out_trade_no = out_trade_no;
+    request.time_expire = wall_clock::now() + 2h;
+    request.notify_url = receiver_->url();
+    request.amount.total = total;
+    request.payer_openid = "o-test";
+    return wechat("POST", "/v3/pay/transactions/jsapi", wp::to_json(request));
+  }
+
+  outbound_response query(const std::string& out_trade_no) {
+    return wechat("GET", "/v3/pay/transactions/out-trade-no/" + out_trade_no + "?mchid="
+                           + std::string{mchid});
+  }
+
+  outbound_response close(const std::string& out_trade_no) {
+    return wechat("POST", "/v3/pay/transactions/out-trade-no/" + out_trade_no + "/close",
+                  R"({"mchid":"1900000001"})");
+  }
+
+  /// The trade_state of a verified query response.
+  std::string trade_state(const std::string& out_trade_no) {
+    auto response = query(out_trade_no);
+    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_TRUE(verify(response));
+    auto t = wp::parse_transaction(response.body);
+    return t ? wp::to_string(t->state) : "";
+  }
+
+  outbound_response control(std::string method, const std::string& path, std::string body = {}) {
+    outbound_request request{std::move(method), base(sim_->control_port()) + path,
+                             {{"Content-Type", "application/json"}}, std::move(body)};
+    auto response = client_.send(request);
+    EXPECT_TRUE(response) << (response ? "" : response.error().message);
+    return response ? *response : outbound_response{};
+  }
+
+  void set_faults(const std::string& body) {
+    auto response = control("POST", "/control/faults", body);
+    EXPECT_EQ(response.status, 200) << response.body;
+  }
+
+  /// Prepays and pays `out_trade_no` (as the customer), then waits until the
+  /// receiver has seen `notifications` attempts; returns what it saw.
+  std::vector<received_notification> pay_and_receive(const std::string& out_trade_no,
+                                                     std::size_t notifications,
+                                                     int64_t total = 100) {
+    EXPECT_EQ(prepay(out_trade_no, total).status, 200);
+    auto paid = control("POST", "/control/orders/" + out_trade_no + "/pay");
+    EXPECT_EQ(paid.status, 200) << paid.body;
+    EXPECT_TRUE(eventually([&] { return receiver_->count() >= notifications; }));
+    return receiver_->received();
+  }
+
+  json report() {
+    auto response = control("GET", "/control/report");
+    EXPECT_EQ(response.status, 200);
+    return json::parse(response.body);
+  }
+
+  json order(const std::string& out_trade_no) {
+    auto response = control("GET", "/control/orders/" + out_trade_no);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return json::parse(response.body, nullptr, false);
+  }
+
+  outbound_response business(const std::string& key, const std::string& body,
+                             std::string secret = std::string{business_secret}) {
+    auto ts = wp::unix_seconds_text(wall_clock::now());
+    outbound_request request{"POST", base(sim_->business_port()) + "/orders/paid",
+                             {{"Content-Type", "application/json"},
+                              {"Idempotency-Key", key},
+                              {"X-Paycoord-Timestamp", ts},
+                              {"X-Paycoord-Signature",
+                               paycoord::net::callback_signature(secret, ts, body)}},
+                             body};
+    auto response = client_.send(request);
+    EXPECT_TRUE(response) << (response ? "" : response.error().message);
+    return response ? *response : outbound_response{};
+  }
+
+  /// The business callback paycoord would send for a paid order.
+  json callback_for(const std::string& out_trade_no) {
+    auto row = order(out_trade_no);
+    return {{"event", "order.paid"},
+            {"out_trade_no", out_trade_no},
+            {"transaction_id", row["transaction_id"]},
+            {"amount", {{"total", row["paid_amount"]}, {"payer_total", row["paid_amount"]},
+                        {"currency", "CNY"}}},
+            {"paid_at", row["paid_at"]},
+            {"late", false}};
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  std::thread io_thread_;
+  paycoord::sim::paysim_config cfg_;
+  std::unique_ptr<paycoord::sim::paysim> sim_;
+  std::optional<wp::private_key> merchant_key_;
+  wp::key_set platform_keys_;
+  std::unique_ptr<notify_receiver> receiver_;
+  paycoord::net::http_client client_;
+};
+
+// -- the WeChat Pay API -----------------------------------------------------------
+
+TEST_F(paysim_test, prepay_query_close_round_trip_with_every_response_signed) {
+  auto first = prepay("A2026112600001");
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_TRUE(verify(first));
+  auto prepay_id = wp::parse_prepay_response(first.body);
+  ASSERT_TRUE(prepay_id);
+  EXPECT_TRUE(prepay_id->prepay_id.starts_with("wx"));
+
+  auto again = prepay("A2026112600001");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_TRUE(verify(again));
+  EXPECT_EQ(wp::parse_prepay_response(again.body)->prepay_id, prepay_id->prepay_id);
+
+  auto queried = query("A2026112600001");
+  ASSERT_EQ(queried.status, 200);
+  EXPECT_TRUE(verify(queried));
+  auto t = wp::parse_transaction(queried.body);
+  ASSERT_TRUE(t) << queried.body;
+  EXPECT_EQ(t->state, wp::trade_state::notpay);
+  EXPECT_EQ(t->mchid, mchid);
+  EXPECT_EQ(t->appid, appid);
+
+  auto closed = close("A2026112600001");
+  EXPECT_EQ(closed.status, 204);
+  EXPECT_EQ(closed.body, "");
+  EXPECT_TRUE(verify(closed)); // signed over the empty body
+  EXPECT_EQ(trade_state("A2026112600001"), "CLOSED");
+
+  auto unknown = query("A2026112600999");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_TRUE(verify(unknown));
+  EXPECT_EQ(json::parse(unknown.body)["code"], "ORDER_NOT_EXIST");
+  auto close_unknown = close("A2026112600999");
+  EXPECT_EQ(close_unknown.status, 204);
+  EXPECT_TRUE(verify(close_unknown));
+
+  auto totals = report()["totals"];
+  EXPECT_EQ(totals["wechat"]["prepays"], 2);
+  EXPECT_EQ(totals["wechat"]["queries"], 3);
+  EXPECT_EQ(totals["wechat"]["closes"], 2);
+  EXPECT_EQ(totals["orders"], 1);
+  EXPECT_EQ(totals["closed"], 1);
+}
+
+TEST_F(paysim_test, a_bad_authorization_is_refused_with_a_signed_401_and_counted) {
+  auto body = std::string{R"({"mchid":"1900000001"})"};
+  auto path = std::string{"/v3/pay/transactions/out-trade-no/A2026112600002/close"};
+  // Signed over another path: the signature does not verify.
+  auto other = wp::authorization_header(mchid, merchant_serial, *merchant_key_, "POST",
+                                        path + "x", body, wall_clock::now(), wp::make_nonce());
+  ASSERT_TRUE(other);
+  auto forged = wechat("POST", path, body, *other);
+  EXPECT_EQ(forged.status, 401);
+  EXPECT_TRUE(verify(forged));
+  EXPECT_EQ(json::parse(forged.body)["code"], "SIGN_ERROR");
+
+  auto garbage = wechat("POST", path, body, "WECHATPAY2-SHA256-RSA2048 nonsense");
+  EXPECT_EQ(garbage.status, 401);
+
+  auto stale = wp::authorization_header(mchid, merchant_serial, *merchant_key_, "POST", path,
+                                        body, wall_clock::now() - 10min, wp::make_nonce());
+  EXPECT_EQ(wechat("POST", path, body, *stale).status, 401);
+
+  EXPECT_EQ(report()["totals"]["wechat"]["bad_authorization"], 3);
+  EXPECT_EQ(report()["totals"]["wechat"]["closes"], 0); // never reached the handler
+}
+
+TEST_F(paysim_test, pay_makes_the_query_say_success) {
+  ASSERT_EQ(prepay("A2026112600003", 250).status, 200);
+  auto paid = control("POST", "/control/orders/A2026112600003/pay");
+  ASSERT_EQ(paid.status, 200) << paid.body;
+
+  auto response = query("A2026112600003");
+  ASSERT_TRUE(verify(response));
+  auto t = wp::parse_transaction(response.body);
+  ASSERT_TRUE(t) << response.body;
+  EXPECT_EQ(t->state, wp::trade_state::success);
+  EXPECT_FALSE(t->transaction_id.empty());
+  ASSERT_TRUE(t->success_time);
+  ASSERT_TRUE(t->amount);
+  EXPECT_EQ(t->amount->total, 250);
+  EXPECT_EQ(t->amount->currency, "CNY");
+
+  auto row = order("A2026112600003");
+  EXPECT_EQ(row["trade_state"], "SUCCESS");
+  EXPECT_EQ(row["transaction_id"], t->transaction_id);
+  EXPECT_EQ(control("POST", "/control/orders/A2026112600003/pay").status, 409);
+  EXPECT_EQ(control("POST", "/control/orders/A2026112600404/pay").status, 404);
+}
+
+TEST_F(paysim_test, a_different_pay_amount_shows_in_query_and_notification) {
+  ASSERT_EQ(prepay("A2026112600004", 100).status, 200);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600004/pay", R"({"amount": 1})").status, 200);
+  auto t = wp::parse_transaction(query("A2026112600004").body);
+  ASSERT_TRUE(t && t->amount);
+  EXPECT_EQ(t->amount->total, 1);
+  ASSERT_TRUE(eventually([&] { return receiver_->count() >= 1; }));
+  auto paid = wp::parse_transaction(receiver_->received()[0].plaintext);
+  ASSERT_TRUE(paid && paid->amount);
+  EXPECT_EQ(paid->amount->total, 1);
+  EXPECT_EQ(control("POST", "/control/orders/A2026112600004/pay", R"({"amonut": 1})").status,
+            400);
+}
+
+TEST_F(paysim_test, a_closed_order_cannot_be_paid) {
+  ASSERT_EQ(prepay("A2026112600005").status, 200);
+  ASSERT_EQ(close("A2026112600005").status, 204);
+  EXPECT_EQ(trade_state("A2026112600005"), "CLOSED");
+  auto refused = control("POST", "/control/orders/A2026112600005/pay");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(json::parse(refused.body)["code"], "ORDER_CLOSED");
+  EXPECT_EQ(trade_state("A2026112600005"), "CLOSED");
+}
+
+TEST_F(paysim_test, pay_before_close_keeps_the_order_paid_after_the_close) {
+  ASSERT_EQ(prepay("A2026112600006").status, 200);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600006/pay-before-close").status, 202);
+  EXPECT_EQ(trade_state("A2026112600006"), "NOTPAY");
+
+  auto closed = close("A2026112600006");
+  EXPECT_EQ(closed.status, 204);
+  EXPECT_TRUE(verify(closed));
+  EXPECT_EQ(trade_state("A2026112600006"), "SUCCESS");
+  auto row = order("A2026112600006");
+  EXPECT_EQ(row["paid_by_close"], true);
+  EXPECT_EQ(row["closed_at"], nullptr);
+  ASSERT_TRUE(eventually([&] { return receiver_->count() >= 1; }));
+  EXPECT_EQ(receiver_->received()[0].event_type, "TRANSACTION.SUCCESS");
+}
+
+TEST_F(paysim_test, query_faults_answer_signed_500_and_429) {
+  ASSERT_EQ(prepay("A2026112600007").status, 200);
+  set_faults(R"({"wechat":{"query_error_rate":1}})");
+  auto failed = query("A2026112600007");
+  EXPECT_EQ(failed.status, 500);
+  EXPECT_TRUE(verify(failed));
+  set_faults(R"({"wechat":{"query_error_rate":0,"query_throttle_rate":1}})");
+  auto throttled = query("A2026112600007");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(json::parse(throttled.body)["code"], "FREQUENCY_LIMITED");
+  auto totals = report()["totals"]["wechat"];
+  EXPECT_EQ(totals["query_errors"], 1);
+  EXPECT_EQ(totals["query_throttled"], 1);
+}
+
+TEST_F(paysim_test, a_response_probe_fails_verification_as_a_probe) {
+  set_faults(R"({"wechat":{"probe_rate":1}})");
+  auto response = prepay("A2026112600008");
+  EXPECT_EQ(response.status, 200);
+  auto verdict = verify(response);
+  ASSERT_FALSE(verdict);
+  EXPECT_EQ(verdict.error().code, wp::wechatpay_error::signature_probe);
+  EXPECT_EQ(report()["totals"]["wechat"]["response_probes"], 1);
+}
+
+// -- notifications ----------------------------------------------------------------
+
+TEST_F(paysim_test, a_payment_notification_verifies_and_decrypts) {
+  auto received = pay_and_receive("A2026112600010", 1, 300);
+  ASSERT_EQ(received.size(), 1u);
+  auto seen = received[0];
+  EXPECT_EQ(seen.failure, "");
+  EXPECT_EQ(seen.event_type, "TRANSACTION.SUCCESS");
+  EXPECT_TRUE(seen.id.starts_with("EV-"));
+  auto t = wp::parse_transaction(seen.plaintext);
+  ASSERT_TRUE(t) << seen.plaintext;
+  EXPECT_EQ(t->out_trade_no, "A2026112600010");
+  EXPECT_EQ(t->state, wp::trade_state::success);
+  EXPECT_EQ(t->amount->total, 300);
+
+  ASSERT_TRUE(eventually([&] { return order("A2026112600010")["notify"]["answered_2xx"] == 1; }));
+  auto notify = order("A2026112600010")["notify"];
+  EXPECT_EQ(notify["attempts"], 1);
+  EXPECT_EQ(notify["last_status"], 204);
+  EXPECT_EQ(notify["notification_ids"][0], seen.id);
+}
+
+TEST_F(paysim_test, a_failing_receiver_is_retried_on_the_scaled_schedule_until_it_accepts) {
+  receiver_->script({500, 500});
+  auto seen = pay_and_receive("A2026112600011", 3);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].answered, 500);
+  EXPECT_EQ(seen[1].answered, 500);
+  EXPECT_EQ(seen[2].answered, 204);
+  // The same notification each time, after 15 s and 15 s scaled by 0.01.
+  EXPECT_EQ(seen[0].id, seen[1].id);
+  EXPECT_EQ(seen[1].id, seen[2].id);
+  EXPECT_GE(seen[1].at - seen[0].at, 140ms);
+  EXPECT_GE(seen[2].at - seen[1].at, 140ms);
+
+  std::this_thread::sleep_for(400ms); // past the third retry's due time
+  EXPECT_EQ(receiver_->count(), 3u);  // answered: no more attempts
+  auto notify = order("A2026112600011")["notify"];
+  EXPECT_EQ(notify["attempts"], 3);
+  EXPECT_EQ(notify["answered_2xx"], 1);
+  EXPECT_EQ(report()["totals"]["notifications"]["answered"], 1);
+}
+
+TEST_F(paysim_test, drop_rate_one_never_sends) {
+  set_faults(R"({"notify":{"drop_rate":1}})");
+  ASSERT_EQ(prepay("A2026112600012").status, 200);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600012/pay").status, 200);
+  std::this_thread::sleep_for(300ms); // what a sent notification would need, twice over
+  EXPECT_EQ(receiver_->count(), 0u);
+  auto totals = report()["totals"]["notifications"];
+  EXPECT_EQ(totals["built"], 1);
+  EXPECT_EQ(totals["dropped"], 1);
+  EXPECT_EQ(totals["attempts"], 0);
+  EXPECT_EQ(order("A2026112600012")["notify"]["dropped"], 1);
+  // The payment is real all the same: a query finds it.
+  EXPECT_EQ(trade_state("A2026112600012"), "SUCCESS");
+}
+
+TEST_F(paysim_test, a_probe_first_attempt_is_followed_by_a_valid_retry) {
+  set_faults(R"({"notify":{"probe_rate":1}})");
+  auto seen = pay_and_receive("A2026112600013", 2);
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen[0].failure, "signature_probe");
+  EXPECT_EQ(seen[0].answered, 401);
+  EXPECT_EQ(seen[1].failure, "");
+  EXPECT_EQ(seen[1].answered, 204);
+  ASSERT_TRUE(eventually([&] { return report()["totals"]["notifications"]["answered"] == 1; }));
+  auto totals = report()["totals"]["notifications"];
+  EXPECT_EQ(totals["probes"], 1);
+  EXPECT_EQ(totals["attempts"], 2);
+  EXPECT_EQ(totals["probes_answered_2xx"], 0);
+}
+
+TEST_F(paysim_test, a_duplicated_notification_arrives_twice_with_one_id) {
+  set_faults(R"({"notify":{"duplicate_rate":1}})");
+  auto seen = pay_and_receive("A2026112600014", 2);
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen[0].id, seen[1].id);
+  EXPECT_EQ(seen[0].failure, "");
+  EXPECT_EQ(seen[1].failure, "");
+  EXPECT_EQ(report()["totals"]["notifications"]["duplicated"], 1);
+}
+
+TEST_F(paysim_test, a_refund_sends_a_refund_notification_not_a_payment) {
+  pay_and_receive("A2026112600015", 1, 500);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600015/refund", R"({"amount": 200})").status,
+            200);
+  ASSERT_TRUE(eventually([&] { return receiver_->count() >= 2; }));
+  auto seen = receiver_->received()[1];
+  EXPECT_EQ(seen.failure, "");
+  EXPECT_EQ(seen.event_type, "REFUND.SUCCESS");
+  EXPECT_EQ(wp::classify_event(seen.event_type), wp::event_kind::refund);
+  auto refund = wp::parse_refund_event(seen.plaintext);
+  ASSERT_TRUE(refund) << seen.plaintext;
+  EXPECT_EQ(refund->out_trade_no, "A2026112600015");
+  EXPECT_EQ(refund->amount.total, 500);
+  EXPECT_EQ(refund->amount.refund, 200);
+  EXPECT_EQ(trade_state("A2026112600015"), "REFUND");
+}
+
+TEST_F(paysim_test, many_orders_under_mixed_faults_account_for_every_notification) {
+  set_faults(R"({"notify":{"drop_rate":0.2,"duplicate_rate":0.3,"probe_rate":0.3,)"
+             R"("reorder":"50ms"}})");
+  constexpr int orders = 100;
+  for (int i = 0; i < orders; ++i) {
+    auto id = "M20261126" + std::to_string(1000 + i);
+    ASSERT_EQ(prepay(id).status, 200);
+    ASSERT_EQ(control("POST", "/control/orders/" + id + "/pay").status, 200);
+  }
+  // Every notification not dropped ends answered (a probe after one retry).
+  auto settled = [&] {
+    auto n = report()["totals"]["notifications"];
+    return n["answered"].get<int>() + n["dropped"].get<int>() == orders
+           && n["pending_attempts"] == 0;
+  };
+  ASSERT_TRUE(eventually(settled, 10s)) << report()["totals"].dump();
+  auto r = report();
+  auto& n = r["totals"]["notifications"];
+  EXPECT_EQ(n["built"], orders);
+  EXPECT_GT(n["dropped"], 0);
+  EXPECT_GT(n["duplicated"], 0);
+  EXPECT_GT(n["probes"], 0);
+  EXPECT_EQ(n["probes_answered_2xx"], 0);
+  EXPECT_EQ(n["gave_up"], 0);
+  for (auto& row : r["orders"]) {
+    bool dropped = row["notify"]["dropped"] == 1;
+    EXPECT_EQ(row["notify"]["answered_2xx"].get<int>() > 0, !dropped) << row.dump();
+  }
+  // The receiver saw only verified notifications, apart from the probes.
+  for (auto& seen : receiver_->received())
+    EXPECT_TRUE(seen.failure.empty() || seen.failure == "signature_probe") << seen.failure;
+}
+
+// -- the business server ----------------------------------------------------------
+
+TEST_F(paysim_test, the_business_server_checks_hmac_dedupes_and_records) {
+  ASSERT_EQ(prepay("A2026112600020").status, 200);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600020/pay").status, 200);
+  auto body = callback_for("A2026112600020").dump();
+
+  auto first = business("A2026112600020", body);
+  EXPECT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(json::parse(first.body)["duplicate"], false);
+  auto again = business("A2026112600020", body);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body)["duplicate"], true);
+  EXPECT_EQ(business("A2026112600020", body, "wrong-secret").status, 401);
+
+  auto totals = report()["totals"]["business"];
+  EXPECT_EQ(totals["requests"], 3);
+  EXPECT_EQ(totals["deliveries"], 2);
+  EXPECT_EQ(totals["distinct_keys"], 1);
+  EXPECT_EQ(totals["bad_hmac"], 1);
+  EXPECT_EQ(totals["unpaid_deliveries"], 0);
+  EXPECT_EQ(totals["mismatched_deliveries"], 0);
+  auto row = order("A2026112600020")["business"];
+  EXPECT_EQ(row["deliveries"], 2);
+  EXPECT_EQ(row["bad_hmac"], 1);
+  EXPECT_TRUE(row["first_delivery_ms"].is_number());
+  EXPECT_LE(row["first_delivery_ms"].get<int64_t>(), row["last_delivery_ms"].get<int64_t>());
+}
+
+TEST_F(paysim_test, a_delivery_of_an_unpaid_order_is_counted) {
+  ASSERT_EQ(prepay("A2026112600021").status, 200);
+  json body = {{"event", "order.paid"}, {"out_trade_no", "A2026112600021"},
+               {"transaction_id", "4200000000"}, {"amount", {{"total", 100}}}, {"late", true}};
+  EXPECT_EQ(business("A2026112600021", body.dump()).status, 200);
+  auto row = order("A2026112600021")["business"];
+  EXPECT_EQ(row["unpaid_deliveries"], 1);
+  EXPECT_EQ(row["late_deliveries"], 1);
+  EXPECT_EQ(report()["totals"]["business"]["unpaid_deliveries"], 1);
+}
+
+TEST_F(paysim_test, a_business_server_that_is_down_answers_503) {
+  ASSERT_EQ(control("POST", "/control/business", R"({"up": false})").status, 200);
+  auto body = json{{"out_trade_no", "A2026112600022"}}.dump();
+  EXPECT_EQ(business("A2026112600022", body).status, 503);
+  ASSERT_EQ(control("POST", "/control/business", R"({"up": true})").status, 200);
+  EXPECT_EQ(business("A2026112600022", body).status, 200);
+  ASSERT_EQ(control("POST", "/control/business", R"({"up": false, "for": "100ms"})").status, 200);
+  EXPECT_EQ(business("A2026112600022", body).status, 503);
+  EXPECT_TRUE(eventually([&] { return business("A2026112600022", body).status == 200; }));
+  auto totals = report()["totals"]["business"];
+  EXPECT_GE(totals["down_rejections"], 2);
+  EXPECT_EQ(totals["deliveries"], 2);
+
+  set_faults(R"({"business":{"error_rate":1}})");
+  EXPECT_EQ(business("A2026112600022", body).status, 500);
+  set_faults(R"({"business":{"down":[["0ms","1h"]]}})");
+  EXPECT_EQ(business("A2026112600022", body).status, 503); // inside the window
+}
+
+// -- the control API --------------------------------------------------------------
+
+TEST_F(paysim_test, the_report_has_totals_and_per_order_rows) {
+  ASSERT_EQ(prepay("A2026112600030").status, 200);
+  ASSERT_EQ(prepay("A2026112600031").status, 200);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600030/pay").status, 200);
+  ASSERT_TRUE(eventually([&] { return report()["totals"]["notifications"]["answered"] == 1; }));
+
+  auto r = report();
+  for (auto key : {"started_at", "uptime_ms", "faults", "business_up", "totals", "orders"})
+    EXPECT_TRUE(r.contains(key)) << key;
+  auto& totals = r["totals"];
+  EXPECT_EQ(totals["orders"], 2);
+  EXPECT_EQ(totals["paid"], 1);
+  EXPECT_EQ(totals["notpay"], 1);
+  for (auto key : {"built", "sent", "dropped", "duplicated", "probes", "attempts", "answered_2xx",
+                   "gave_up", "pending_attempts"})
+    EXPECT_TRUE(totals["notifications"].contains(key)) << key;
+  for (auto key : {"prepays", "queries", "closes", "bad_authorization"})
+    EXPECT_TRUE(totals["wechat"].contains(key)) << key;
+  for (auto key : {"deliveries", "distinct_keys", "bad_hmac", "unpaid_deliveries"})
+    EXPECT_TRUE(totals["business"].contains(key)) << key;
+
+  ASSERT_EQ(r["orders"].size(), 2u);
+  auto& row = r["orders"][0];
+  EXPECT_EQ(row["out_trade_no"], "A2026112600030");
+  EXPECT_EQ(row["trade_state"], "SUCCESS");
+  EXPECT_EQ(row["amount"], 100);
+  EXPECT_TRUE(row["paid_at"].is_string());
+  for (auto key : {"queries", "closes", "notify", "business", "time_expire"})
+    EXPECT_TRUE(row.contains(key)) << key;
+  EXPECT_FALSE(json::parse(control("GET", "/control/report?orders=false").body).contains("orders"));
+  auto first_page = json::parse(control("GET", "/control/report?limit=1").body);
+  ASSERT_EQ(first_page["orders"].size(), 1u);
+  EXPECT_EQ(first_page["next"], "A2026112600030");
+  auto second_page =
+      json::parse(control("GET", "/control/report?limit=1&after=A2026112600030").body);
+  ASSERT_EQ(second_page["orders"].size(), 1u);
+  EXPECT_EQ(second_page["orders"][0]["out_trade_no"], "A2026112600031");
+  EXPECT_EQ(second_page["next"], nullptr);
+  EXPECT_EQ(control("GET", "/control/orders/A2026112600099").status, 404);
+}
+
+TEST_F(paysim_test, faults_are_set_partially_and_strictly) {
+  auto set = control("POST", "/control/faults", R"({"notify":{"delay":"1s"}})");
+  ASSERT_EQ(set.status, 200);
+  auto faults = json::parse(control("GET", "/control/faults").body);
+  EXPECT_EQ(faults["notify"]["delay"], "1s");
+  EXPECT_EQ(faults["notify"]["drop_rate"], 0);
+  auto bad = control("POST", "/control/faults", R"({"notify":{"drop_rate":2}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(json::parse(bad.body)["message"].get<std::string>().find("notify.drop_rate"),
+            std::string::npos);
+  EXPECT_EQ(control("POST", "/control/faults", R"({"notfy":{}})").status, 400);
+}
+
+TEST_F(paysim_test, reset_forgets_orders_and_counts) {
+  ASSERT_EQ(prepay("A2026112600040").status, 200);
+  ASSERT_EQ(control("POST", "/control/reset").status, 200);
+  auto totals = report()["totals"];
+  EXPECT_EQ(totals["orders"], 0);
+  EXPECT_EQ(totals["wechat"]["prepays"], 0);
+  EXPECT_EQ(query("A2026112600040").status, 404);
+}
+
+} // namespace
