@@ -1,5 +1,7 @@
 #include "actors/messages.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace paycoord {
 
 void register_message_types(caf::actor_system_config& cfg) {
@@ -13,6 +15,15 @@ void register_message_types(caf::actor_system_config& cfg) {
                            return result
                                   + to_string(static_cast<store_errc>(code));
                          });
+}
+
+caf::scheduled_actor::default_handler log_unexpected(const char* actor_name) {
+  return [actor_name](caf::scheduled_actor*, caf::message_view& x)
+           -> caf::result<caf::message> {
+    spdlog::warn("event=unexpected_message actor={} message={}", actor_name,
+                 caf::to_string(x.content()));
+    return caf::sec::unexpected_message;
+  };
 }
 
 caf::error make_error(const store_error& x) {

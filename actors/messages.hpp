@@ -258,6 +258,11 @@ typename Inspector::result_type inspect(Inspector& f, order_lookup& x) {
   return f(caf::meta::type_name("order_lookup"), x.found, x.record);
 }
 
+/// The default handler of every paycoord actor: an unexpected message is
+/// logged (naming the actor) and answered with `sec::unexpected_message`,
+/// never silently dropped.
+caf::scheduled_actor::default_handler log_unexpected(const char* actor_name);
+
 /// Registers every type and the error category with an actor system config.
 void register_message_types(caf::actor_system_config& cfg);
 

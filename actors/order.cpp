@@ -325,12 +325,7 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
     }
     arm_or_cancel(self);
   }
-  self->set_default_handler([](caf::scheduled_actor*, caf::message_view& x)
-                              -> caf::result<caf::message> {
-    spdlog::warn("event=unexpected_message actor=order message={}",
-                 caf::to_string(x.content()));
-    return caf::sec::unexpected_message;
-  });
+  self->set_default_handler(log_unexpected("order"));
   return {
     [=](create_atom, create_order& req, order_reply& reply) {
       on_create(self, req, std::move(reply));

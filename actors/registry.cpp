@@ -200,12 +200,7 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
     st.ids.erase(i);
     on_order_down(self, id, dm.reason);
   });
-  self->set_default_handler([](caf::scheduled_actor*, caf::message_view& x)
-                              -> caf::result<caf::message> {
-    spdlog::warn("event=unexpected_message actor=registry message={}",
-                 caf::to_string(x.content()));
-    return caf::sec::unexpected_message;
-  });
+  self->set_default_handler(log_unexpected("registry"));
   return {
     [=](create_atom a, create_order& req, order_reply& reply) {
       auto id = req.out_trade_no;

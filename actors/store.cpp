@@ -43,12 +43,7 @@ void flush(caf::stateful_actor<store_actor_state>* self) {
 caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
                           std::shared_ptr<order_store> db) {
   self->state.db = std::move(db);
-  self->set_default_handler([](caf::scheduled_actor*, caf::message_view& x)
-                              -> caf::result<caf::message> {
-    spdlog::warn("event=unexpected_message actor=store message={}",
-                 caf::to_string(x.content()));
-    return caf::sec::unexpected_message;
-  });
+  self->set_default_handler(log_unexpected("store"));
   return {
     [=](write_atom, write_set& set) {
       auto& st = self->state;

@@ -64,12 +64,7 @@ caf::behavior timers_actor(caf::stateful_actor<timers_state>* self,
   auto& st = self->state;
   st.target = std::move(target);
   st.options = std::move(options);
-  self->set_default_handler([](caf::scheduled_actor*, caf::message_view& x)
-                              -> caf::result<caf::message> {
-    spdlog::warn("event=unexpected_message actor=timers message={}",
-                 caf::to_string(x.content()));
-    return caf::sec::unexpected_message;
-  });
+  self->set_default_handler(log_unexpected("timers"));
   return {
     [=](const arm_timer& x) {
       auto& st = self->state;

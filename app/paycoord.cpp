@@ -14,12 +14,15 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/business_client.hpp"
 #include "actors/messages.hpp"
 #include "actors/order_machine.hpp"
 #include "actors/registry.hpp"
 #include "actors/store.hpp"
 #include "actors/timers.hpp"
+#include "actors/wechat_client.hpp"
 #include "config/config.hpp"
+#include "net/api/public_api.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
 #include "net/wechatpay/credentials.hpp"
@@ -34,13 +37,19 @@ int64_t wall_now_ms() {
   return to_unix_ms(wall_clock::now());
 }
 
-/// Loads and fully validates the config, including the key files' contents.
-expected<paycoord_config, config_error>
+struct checked_config {
+  paycoord_config cfg;
+  std::shared_ptr<const wechatpay::credentials> credentials;
+};
+
+/// Loads and fully validates the config, including the key files' contents
+/// (they parse; WeChat's key is not the merchant's own).
+expected<checked_config, config_error>
 load_checked(const std::string& file,
              const std::vector<std::pair<std::string, std::string>>& sets) {
   auto cfg = load_config(file, paycoord_environment(), sets);
   if (!cfg)
-    return cfg;
+    return make_unexpected(cfg.error());
   if (auto ok = wechatpay::validate_apiv3_key(cfg->wechatpay.apiv3_key); !ok)
     return make_unexpected(
       config_error{"wechatpay.apiv3_key", ok.error().message()});
@@ -48,9 +57,32 @@ load_checked(const std::string& file,
                                     cfg->wechatpay.platform_public_key_id,
                                     cfg->wechatpay.platform_public_key_file,
                                     cfg->wechatpay.platform_certificates_dir};
-  if (auto creds = wechatpay::load_credentials(files); !creds)
+  auto creds = wechatpay::load_credentials(files);
+  if (!creds)
     return make_unexpected(config_error{"", creds.error().message()});
-  return cfg;
+  return checked_config{
+    std::move(*cfg),
+    std::make_shared<const wechatpay::credentials>(std::move(*creds))};
+}
+
+/// Starts one listener; the error names the config key.
+expected<std::unique_ptr<net::http_server>, config_error>
+listen(boost::asio::io_context& io, const std::string& name,
+       const std::string& address, net::router routes) {
+  auto key = "listen." + name;
+  auto ep = parse_endpoint(address, key);
+  if (!ep)
+    return make_unexpected(ep.error());
+  net::http_server_options opts;
+  opts.name = name;
+  opts.address = ep->host;
+  opts.port = ep->port;
+  auto server = net::http_server::start(io, opts, std::move(routes));
+  if (!server)
+    return make_unexpected(config_error{key, server.error()});
+  spdlog::info("event=listening listener={} address={}:{}", name, ep->host,
+               (*server)->port());
+  return std::move(*server);
 }
 
 net::router health_routes(const std::atomic<bool>& ready) {
@@ -67,12 +99,8 @@ net::router health_routes(const std::atomic<bool>& ready) {
   return r;
 }
 
-int run(const paycoord_config& cfg) {
-  auto metrics_ep = parse_endpoint(cfg.listen.metrics, "listen.metrics");
-  if (!metrics_ep) {
-    std::cerr << "paycoord: " << metrics_ep.error().message() << "\n";
-    return 1;
-  }
+int run(const checked_config& checked) {
+  const auto& cfg = checked.cfg;
   auto opened = order_store::open(cfg.data_dir);
   if (!opened) {
     std::cerr << "paycoord: cannot open data_dir " << cfg.data_dir << ": "
@@ -85,10 +113,20 @@ int run(const paycoord_config& cfg) {
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
   caf::actor_system sys{sys_cfg};
-  // The store blocks on fsync: it gets a thread of its own.
+  // The store blocks on fsync: it gets a thread of its own; so do the
+  // workers of the two client pools (blocking Poco calls).
   auto store = sys.spawn<caf::detached>(store_actor, db);
+  wechat_pool_config wopts;
+  wopts.wechatpay = cfg.wechatpay;
+  wopts.credentials = checked.credentials;
+  auto wechat = spawn_wechat_pool(sys, wopts);
+  business_pool_config bopts;
+  bopts.business = cfg.business;
+  auto business = spawn_business_pool(sys, bopts);
   order_deps deps;
   deps.store = store;
+  deps.wechat = wechat;
+  deps.business = business;
   deps.machine = std::make_shared<order_machine>(
     order_rules{cfg.wechatpay.mchid, cfg.wechatpay.appid, cfg.schedule});
   deps.now_ms = wall_now_ms;
@@ -99,29 +137,49 @@ int run(const paycoord_config& cfg) {
     return self->spawn(timers_actor, std::move(target), topts);
   };
   auto registry = sys.spawn(registry_actor, deps, ropts);
+  auto stop_actors = [&] {
+    for (auto& a : {registry, wechat, business, store})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  };
 
   std::atomic<bool> ready{false};
   boost::asio::io_context io;
-  net::http_server_options mopts;
-  mopts.name = "metrics";
-  mopts.address = metrics_ep->host;
-  mopts.port = metrics_ep->port;
-  auto metrics = net::http_server::start(io, mopts, health_routes(ready));
-  if (!metrics) {
-    std::cerr << "paycoord: listen.metrics: " << metrics.error() << "\n";
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
-    return 1;
+  auto api = std::make_shared<api::api_context>();
+  api->system = &sys;
+  api->registry = registry;
+  api->store = store;
+  api->io = &io;
+  api->mchid = cfg.wechatpay.mchid;
+  api->appid = cfg.wechatpay.appid;
+  api->apiv3_key = cfg.wechatpay.apiv3_key;
+  api->max_clock_skew = cfg.wechatpay.max_clock_skew;
+  api->notify_path = cfg.wechatpay.notify_path;
+  api->credentials = checked.credentials;
+  api->ready = &ready;
+  net::router public_routes;
+  api::add_public_routes(public_routes, api);
+
+  std::vector<std::unique_ptr<net::http_server>> servers;
+  for (auto& [name, address, routes] :
+       std::vector<std::tuple<std::string, std::string, net::router>>{
+         {"metrics", cfg.listen.metrics, health_routes(ready)},
+         {"public", cfg.listen.public_endpoint, std::move(public_routes)}}) {
+    auto server = listen(io, name, address, std::move(routes));
+    if (!server) {
+      std::cerr << "paycoord: " << server.error().message() << "\n";
+      stop_actors();
+      return 1;
+    }
+    servers.push_back(std::move(*server));
   }
-  spdlog::info("event=listening listener=metrics address={}:{}",
-               metrics_ep->host, (*metrics)->port());
 
   boost::asio::signal_set signals{io, SIGINT, SIGTERM};
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec)
       return;
     spdlog::info("event=shutdown signal={}", sig);
-    (*metrics)->stop();
+    for (auto& server : servers)
+      server->stop();
   });
   std::thread io_thread{[&io] { io.run(); }};
 
@@ -142,8 +200,7 @@ int run(const paycoord_config& cfg) {
   io_thread.join(); // returns once the signal stopped the listeners
   // In-flight order work finishes its store writes; the store then exits
   // after its last sync (its mailbox is drained in order).
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  stop_actors();
   sys.await_all_actors_done();
   auto s = db->stats();
   spdlog::info("event=stopped write_sets={} batches={} syncs={}",
@@ -187,7 +244,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!check_file.empty()) {
-    std::cout << to_json(*cfg, true).dump(2) << "\n";
+    std::cout << to_json(cfg->cfg, true).dump(2) << "\n";
     return 0;
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");

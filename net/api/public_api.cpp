@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "actors/wechat_client.hpp"
 #include "net/api/order_request.hpp"
 #include "net/http_server.hpp"
 #include "net/wechatpay/jsapi.hpp"
@@ -119,23 +120,6 @@ void get_order_route(const ctx_ptr& ctx, net::request_context rc) {
 
 // -- notify --------------------------------------------------------------------
 
-payment_fact to_fact(const wechatpay::transaction& t) {
-  payment_fact f;
-  f.out_trade_no = t.out_trade_no;
-  f.transaction_id = t.transaction_id;
-  f.trade_state = wechatpay::to_string(t.state);
-  f.mchid = t.mchid;
-  f.appid = t.appid;
-  if (t.amount) {
-    f.total = t.amount->total;
-    f.payer_total = t.amount->payer_total.value_or(t.amount->total);
-    f.currency = t.amount->currency;
-  }
-  if (t.success_time)
-    f.success_time_ms = to_unix_ms(*t.success_time);
-  return f;
-}
-
 void fail(const net::responder& respond, unsigned status, std::string message) {
   respond.send_error(status, "FAIL", message);
 }
@@ -183,7 +167,7 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
         return;
       }
       n.is_payment = true;
-      n.fact = to_fact(*t);
+      n.fact = to_payment_fact(*t);
       break;
     }
     case wechatpay::event_kind::refund:

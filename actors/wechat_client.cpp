@@ -1,0 +1,342 @@
+#include "actors/wechat_client.hpp"
+
+#include <chrono>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/blocking_pool.hpp"
+#include "net/wechatpay/authorization.hpp"
+#include "net/wechatpay/jsapi.hpp"
+#include "net/wechatpay/models.hpp"
+#include "net/wechatpay/signed_headers.hpp"
+
+namespace paycoord {
+
+// -- what came back --------------------------------------------------------------
+
+/// One call's answer, classified by status and signature (the table in
+/// wechat_client.hpp). `trade_state` stands for "a 2xx whose signature
+/// verified"; only then is `body` set.
+struct wechat_client::reply {
+  query_outcome outcome = query_outcome::retry_later;
+  int status = 0;
+  std::string body;
+  std::string error;
+  int64_t latency_ms = 0;
+};
+
+namespace {
+
+/// How a non-2xx status (or a 202) is read; 2xx needs the signature first.
+query_outcome outcome_of_status(int status) {
+  if (status == 404)
+    return query_outcome::not_found;
+  if (status == 202 || status == 429 || (status >= 500 && status <= 599))
+    return query_outcome::retry_later;
+  // 400/401/403: our request is wrong. Anything else (a redirect: a wrong
+  // base_url) will not get better by itself either.
+  return query_outcome::failed;
+}
+
+const char* to_string(query_outcome x) {
+  switch (x) {
+    case query_outcome::trade_state:
+      return "ok";
+    case query_outcome::not_found:
+      return "not_found";
+    case query_outcome::retry_later:
+      return "retry_later";
+    case query_outcome::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+/// Untrusted text made fit for a one-line log value: bounded, no quotes or
+/// control characters.
+std::string loggable(std::string_view text, size_t limit = 200) {
+  std::string out{text.substr(0, limit)};
+  for (auto& c : out)
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+      c = ' ';
+  return out;
+}
+
+/// "HTTP 500 SYSTEM_ERROR: message" from a WeChat error body when it has one.
+std::string describe_status(int status, std::string_view body) {
+  auto text = "HTTP " + std::to_string(status);
+  auto err = wechatpay::parse_api_error(body);
+  if (!err)
+    return text;
+  text += " " + loggable(err->code, 64);
+  if (!err->message.empty())
+    text += ": " + loggable(err->message);
+  return text;
+}
+
+wechatpay::signed_headers signed_headers_of(const net::outbound_response& response) {
+  auto get = [&](std::string_view name) {
+    auto value = response.header(name);
+    return value ? *value : std::string{};
+  };
+  return {get(wechatpay::timestamp_header), get(wechatpay::nonce_header),
+          get(wechatpay::signature_header), get(wechatpay::serial_header),
+          get(wechatpay::signature_type_header)};
+}
+
+/// `out_trade_no` as one path segment. The contract allows
+/// `[A-Za-z0-9_|*-]`; whatever is not a plain path character is escaped, and
+/// the escaped form is what gets signed.
+std::string path_segment(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                 || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+                 || c == '~' || c == '*';
+    if (plain) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string transaction_path(std::string_view out_trade_no) {
+  return "/v3/pay/transactions/out-trade-no/" + path_segment(out_trade_no);
+}
+
+/// Why a verified transaction is not about our order, or "" when it is.
+std::string foreign_transaction(const wechatpay::transaction& tx,
+                                const wechatpay_config& config,
+                                const std::string& out_trade_no) {
+  if (tx.mchid != config.mchid)
+    return "transaction for mchid " + loggable(tx.mchid, 64) + ", we are " + config.mchid;
+  if (tx.appid != config.appid)
+    return "transaction for appid " + loggable(tx.appid, 64) + ", we are " + config.appid;
+  if (tx.out_trade_no != out_trade_no)
+    return "transaction for out_trade_no " + loggable(tx.out_trade_no, 64);
+  return {};
+}
+
+call_result call_result_of(const wechat_client::reply& r) {
+  call_result c;
+  c.ok = r.outcome == query_outcome::trade_state;
+  c.retryable = r.outcome == query_outcome::retry_later;
+  c.status = r.status;
+  c.error = r.error;
+  return c;
+}
+
+/// One line per call: info when WeChat answered as expected, warn when it is
+/// retried later, error when retrying cannot help (loudest for 401: our own
+/// signature is wrong).
+void log_call(std::string_view endpoint, const std::string& out_trade_no,
+              const wechat_client::reply& r, std::string_view outcome,
+              const std::string& error) {
+  auto level = spdlog::level::info;
+  if (outcome == "retry_later")
+    level = spdlog::level::warn;
+  else if (outcome == "failed")
+    level = spdlog::level::err;
+  std::string_view hint;
+  if (r.status == 401)
+    hint = " hint=\"WeChat Pay rejected our signature: check "
+           "wechatpay.merchant_serial_no and merchant_private_key_file\"";
+  spdlog::log(level,
+              "event=wechat_call endpoint={} out_trade_no={} status={} outcome={} "
+              "latency_ms={} error=\"{}\"{}",
+              endpoint, out_trade_no, r.status, outcome, r.latency_ms, error, hint);
+}
+
+} // namespace
+
+// -- the client ------------------------------------------------------------------
+
+payment_fact to_payment_fact(const wechatpay::transaction& tx) {
+  payment_fact f;
+  f.out_trade_no = tx.out_trade_no;
+  f.transaction_id = tx.transaction_id;
+  f.trade_state = wechatpay::to_string(tx.state);
+  f.mchid = tx.mchid;
+  f.appid = tx.appid;
+  if (tx.amount) {
+    f.total = tx.amount->total;
+    // WeChat leaves payer_total out only when the payer paid it all.
+    f.payer_total = tx.amount->payer_total.value_or(tx.amount->total);
+    f.currency = tx.amount->currency;
+  }
+  if (tx.success_time)
+    f.success_time_ms = to_unix_ms(*tx.success_time);
+  return f;
+}
+
+wechat_client::wechat_client(wechatpay_config config,
+                             std::shared_ptr<const wechatpay::credentials> credentials,
+                             std::function<timestamp()> now, net::http_client_options http)
+    : config_(std::move(config)),
+      credentials_(std::move(credentials)),
+      now_(now ? std::move(now) : [] { return wall_clock::now(); }),
+      http_(std::move(http)) {
+  while (!config_.base_url.empty() && config_.base_url.back() == '/')
+    config_.base_url.pop_back();
+}
+
+wechat_client::reply wechat_client::call(std::string_view method,
+                                         const std::string& path_and_query,
+                                         std::string body) {
+  reply r;
+  net::outbound_request request;
+  request.method = std::string{method};
+  request.url = config_.base_url + path_and_query;
+  // Sign exactly what goes on the request line (base_url may carry a path).
+  auto signed_url = net::path_and_query(request.url);
+  if (signed_url.empty()) {
+    r.outcome = query_outcome::failed;
+    r.error = "wechatpay.base_url is not an http(s) URL";
+    return r;
+  }
+  auto auth = wechatpay::authorization_header(
+    config_.mchid, config_.merchant_serial_no, credentials_->merchant_key, method,
+    signed_url, body, now_(), wechatpay::make_nonce());
+  if (!auth) {
+    r.error = auth.error().message();
+    return r;
+  }
+  request.headers = {{"Authorization", std::move(*auth)},
+                     {"Accept", "application/json"},
+                     {"User-Agent", "paycoord"}};
+  if (!body.empty())
+    request.headers.emplace_back("Content-Type", "application/json");
+  request.body = std::move(body);
+
+  auto started = std::chrono::steady_clock::now();
+  auto response = http_.send(request);
+  r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count();
+  if (!response) {
+    r.error = std::string{net::to_string(response.error().code)} + ": "
+              + response.error().message;
+    return r;
+  }
+  r.status = response->status;
+  if (r.status < 200 || r.status > 299 || r.status == 202) {
+    r.outcome = outcome_of_status(r.status);
+    r.error = describe_status(r.status, response->body);
+    return r;
+  }
+  // A 2xx is believed only with WeChat's valid signature over the raw bytes.
+  auto verified = wechatpay::verify_response(credentials_->platform_keys,
+                                             signed_headers_of(*response),
+                                             response->body, now_(),
+                                             config_.max_clock_skew);
+  if (!verified) {
+    r.error = "unverified response: " + verified.error().message();
+    return r;
+  }
+  r.outcome = query_outcome::trade_state;
+  r.body = std::move(response->body);
+  return r;
+}
+
+query_result wechat_client::query(const std::string& out_trade_no) {
+  auto r = call("GET", transaction_path(out_trade_no) + "?mchid=" + config_.mchid, {});
+  query_result out;
+  out.outcome = r.outcome;
+  out.status = r.status;
+  out.error = r.error;
+  if (r.outcome == query_outcome::trade_state) {
+    auto tx = wechatpay::parse_transaction(r.body);
+    auto foreign = tx ? foreign_transaction(*tx, config_, out_trade_no) : std::string{};
+    if (!tx) {
+      out.outcome = query_outcome::retry_later;
+      out.error = "unreadable transaction: " + tx.error().message();
+    } else if (!foreign.empty()) {
+      out.outcome = query_outcome::failed;
+      out.error = std::move(foreign);
+    } else {
+      out.fact = to_payment_fact(*tx);
+    }
+  }
+  auto said = out.outcome == query_outcome::trade_state ? out.fact.trade_state
+                                                        : to_string(out.outcome);
+  log_call("query", out_trade_no, r, said, out.error);
+  return out;
+}
+
+call_result wechat_client::close(const std::string& out_trade_no) {
+  auto r = call("POST", transaction_path(out_trade_no) + "/close",
+                wechatpay::to_json(wechatpay::close_request{config_.mchid}));
+  log_call("close", out_trade_no, r, to_string(r.outcome), r.error);
+  return call_result_of(r);
+}
+
+call_result wechat_client::prepay(const order_record& record) {
+  wechatpay::prepay_request body;
+  body.appid = config_.appid;
+  body.mchid = config_.mchid;
+  body.description = record.description;
+  body.out_trade_no = record.out_trade_no;
+  if (record.expire_at_ms > 0)
+    body.time_expire = from_unix_ms(record.expire_at_ms);
+  body.attach = record.attach;
+  body.notify_url = config_.notify_url;
+  body.amount = {record.amount_total, record.currency};
+  body.payer_openid = record.payer_openid;
+  auto r = call("POST", "/v3/pay/transactions/jsapi", wechatpay::to_json(body));
+  std::string prepay_id;
+  if (r.outcome == query_outcome::trade_state) {
+    auto answer = wechatpay::parse_prepay_response(r.body);
+    if (answer) {
+      prepay_id = std::move(answer->prepay_id);
+    } else {
+      r.outcome = query_outcome::retry_later;
+      r.error = "unreadable prepay response: " + answer.error().message();
+    }
+  }
+  log_call("prepay", record.out_trade_no, r, to_string(r.outcome), r.error);
+  auto result = call_result_of(r);
+  result.prepay_id = std::move(prepay_id);
+  return result;
+}
+
+// -- the pool ----------------------------------------------------------------------
+
+caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config config) {
+  config.http.timeout = config.wechatpay.timeout;
+  auto make_executor = [config] {
+    auto client = std::make_shared<wechat_client>(config.wechatpay, config.credentials,
+                                                  config.now, config.http);
+    return caf::message_handler{
+      [client](query_atom, const std::string& id) { return client->query(id); },
+      [client](close_atom, const std::string& id) { return client->close(id); },
+      [client](prepay_atom, const order_record& x) { return client->prepay(x); },
+    };
+  };
+  auto refusals = [](const std::string& reason) {
+    call_result refused_call;
+    refused_call.error = reason;
+    query_result refused_query;
+    refused_query.outcome = query_outcome::retry_later;
+    refused_query.error = reason;
+    return caf::message_handler{
+      [=](query_atom, const std::string&) { return refused_query; },
+      [=](close_atom, const std::string&) { return refused_call; },
+      [=](prepay_atom, const order_record&) { return refused_call; },
+    };
+  };
+  return spawn_blocking_pool(system, {.name = "wechat",
+                                      .workers = config.workers,
+                                      .queue_limit = config.queue_limit,
+                                      .rate_limit_qps = config.wechatpay.rate_limit_qps,
+                                      .now_ns = config.steady_now_ns,
+                                      .make_executor = std::move(make_executor),
+                                      .refusals = std::move(refusals)});
+}
+
+} // namespace paycoord
