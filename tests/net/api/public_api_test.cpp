@@ -147,6 +147,7 @@ protected:
   }
 
   void TearDown() override {
+    client.close_idle_connections(); // else stop() waits for our keep-alive
     server->stop();
     server->wait_idle(5s);
     work.reset();
