@@ -22,6 +22,7 @@
 #include "actors/timers.hpp"
 #include "actors/wechat_client.hpp"
 #include "config/config.hpp"
+#include "net/api/admin_api.hpp"
 #include "net/api/public_api.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
@@ -158,12 +159,19 @@ int run(const checked_config& checked) {
   api->ready = &ready;
   net::router public_routes;
   api::add_public_routes(public_routes, api);
+  auto admin = std::make_shared<api::admin_context>();
+  admin->api = api;
+  admin->token = cfg.admin.token;
+  admin->db = db;
+  net::router admin_routes;
+  api::add_admin_routes(admin_routes, admin);
 
   std::vector<std::unique_ptr<net::http_server>> servers;
   for (auto& [name, address, routes] :
        std::vector<std::tuple<std::string, std::string, net::router>>{
          {"metrics", cfg.listen.metrics, health_routes(ready)},
-         {"public", cfg.listen.public_endpoint, std::move(public_routes)}}) {
+         {"public", cfg.listen.public_endpoint, std::move(public_routes)},
+         {"admin", cfg.listen.admin, std::move(admin_routes)}}) {
     auto server = listen(io, name, address, std::move(routes));
     if (!server) {
       std::cerr << "paycoord: " << server.error().message() << "\n";

@@ -1,6 +1,7 @@
 #include "storage/order_store.hpp"
 
 #include <cstdio>
+#include <filesystem>
 
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
@@ -29,7 +30,8 @@ std::string_view view(const leveldb::Slice& x) {
 
 } // namespace
 
-order_store::order_store(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {
+order_store::order_store(std::unique_ptr<leveldb::DB> db, std::string dir)
+  : db_(std::move(db)), dir_(std::move(dir)) {
 }
 
 order_store::~order_store() = default;
@@ -46,7 +48,7 @@ order_store::open(const std::string& dir, store_options opts) {
   if (!s.ok())
     return make_unexpected(store_error{store_errc::io, dir, s.ToString()});
   std::unique_ptr<order_store> store{
-    new order_store(std::unique_ptr<leveldb::DB>{raw})};
+    new order_store(std::unique_ptr<leveldb::DB>{raw}, dir)};
   // Check or stamp the schema version.
   std::string value;
   s = store->db_->Get(leveldb::ReadOptions{}, slice(schema_key), &value);
@@ -243,9 +245,11 @@ void order_store::for_each_order(
 }
 
 uint64_t order_store::approximate_size() const {
-  leveldb::Range all{"", "\xff"};
   uint64_t size = 0;
-  db_->GetApproximateSizes(&all, 1, &size);
+  std::error_code ec;
+  for (auto& entry : std::filesystem::directory_iterator{dir_, ec})
+    if (entry.is_regular_file(ec))
+      size += entry.file_size(ec);
   return size;
 }
 

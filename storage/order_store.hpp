@@ -133,15 +133,17 @@ public:
                       const std::function<void(const store_error&)>& on_error)
     const;
 
-  /// Approximate bytes on disk of all keys.
+  /// Bytes on disk of the store's directory (tables, log, manifest): what a
+  /// backup copies. LevelDB's own estimate ignores the unflushed log.
   uint64_t approximate_size() const;
 
   store_stats stats() const;
 
 private:
-  explicit order_store(std::unique_ptr<leveldb::DB> db);
+  order_store(std::unique_ptr<leveldb::DB> db, std::string dir);
 
   std::unique_ptr<leveldb::DB> db_;
+  std::string dir_;
 
   // Counters; atomics because readers of stats() run on other threads.
   std::atomic<uint64_t> write_sets_{0};

@@ -88,9 +88,14 @@ TEST(paycoord_process, is_ready_after_recovery_and_exits_0_on_sigterm) {
     ASSERT_TRUE((*store)->commit(set));
   }
   auto port = free_port();
+  auto admin_port = free_port();
   child_process p{bin_path("paycoord"),
                   {"--config", example_config()},
                   {{"PAYCOORD_DATA_DIR", dir.str() + "/data"},
+                   {"PAYCOORD_LISTEN__PUBLIC",
+                    "127.0.0.1:" + std::to_string(free_port())},
+                   {"PAYCOORD_LISTEN__ADMIN",
+                    "127.0.0.1:" + std::to_string(admin_port)},
                    {"PAYCOORD_LISTEN__METRICS",
                     "127.0.0.1:" + std::to_string(port)}},
                   dir.str() + "/out.log"};
@@ -99,6 +104,19 @@ TEST(paycoord_process, is_ready_after_recovery_and_exits_0_on_sigterm) {
   EXPECT_TRUE(await_status(base + "/healthz", 200, 1s));
   EXPECT_NE(p.output().find("recovered_orders=1"), std::string::npos)
     << p.output();
+  // The admin listener: nothing without the token.
+  net::http_client client;
+  auto admin = "http://127.0.0.1:" + std::to_string(admin_port);
+  auto denied = client.send({"GET", admin + "/admin/api/summary", {}, {}});
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  auto summary = client.send(
+    {"GET", admin + "/admin/api/summary",
+     {{"Authorization", "Bearer sandbox-admin-token-0123456789"}}, {}});
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->status, 200) << summary->body;
+  EXPECT_NE(summary->body.find("\"PENDING\":1"), std::string::npos) << summary->body;
+  client.close_idle_connections();
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(20s), 0) << p.output();
 }

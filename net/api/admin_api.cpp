@@ -1,0 +1,251 @@
+#include "net/api/admin_api.hpp"
+
+#include <array>
+
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "net/api/order_request.hpp"
+#include "net/http_server.hpp"
+
+namespace paycoord::api {
+
+namespace {
+
+using json = nlohmann::json;
+namespace http = boost::beast::http;
+using ctx_ptr = std::shared_ptr<const admin_context>;
+
+constexpr uint32_t max_page = 500;
+
+json time_or_null(int64_t ms) {
+  return ms == 0 ? json(nullptr) : json(format_rfc3339(from_unix_ms(ms)));
+}
+
+json record_json(const order_record& x) {
+  auto j = json::parse(encode(x));
+  j.erase("v");
+  for (auto key : {"created_at_ms", "updated_at_ms", "confirmed_at_ms",
+                   "paid_at_ms", "expire_at_ms", "requested_expire_at_ms",
+                   "next_due_ms", "last_query_at_ms",
+                   "first_forward_failure_ms"}) {
+    std::string name{key};
+    j[name.substr(0, name.size() - 3)] = time_or_null(j[name].get<int64_t>());
+    j.erase(name);
+  }
+  return j;
+}
+
+json event_json(const order_event& e) {
+  auto detail = json::parse(e.detail, nullptr, false);
+  return json{{"seq", e.seq},
+              {"at", time_or_null(e.at_ms)},
+              {"kind", e.kind},
+              {"detail", detail.is_discarded() ? json(e.detail) : detail}};
+}
+
+bool authorized(const ctx_ptr& ctx, const net::request_context& rc) {
+  auto i = rc.request.find(http::field::authorization);
+  std::string_view header;
+  if (i != rc.request.end())
+    header = std::string_view{i->value().data(), i->value().size()};
+  if (bearer_matches(header, ctx->token))
+    return true;
+  rc.respond.send_error(401, "UNAUTHORIZED",
+                        "Authorization: Bearer <admin.token> required");
+  return false;
+}
+
+/// Wraps a handler with the token check.
+net::handler guarded(const ctx_ptr& ctx,
+                     std::function<void(const ctx_ptr&, net::request_context)> f) {
+  return [ctx, f = std::move(f)](net::request_context rc) {
+    if (authorized(ctx, rc))
+      f(ctx, std::move(rc));
+  };
+}
+
+void error_reply(const net::responder& respond, const caf::error& err) {
+  respond.send_error(500, "INTERNAL", caf::to_string(err));
+}
+
+// -- summary -------------------------------------------------------------------
+
+void summary(const ctx_ptr& ctx, net::request_context rc) {
+  auto respond = rc.respond;
+  auto api = ctx->api;
+  // The scan blocks on LevelDB: a detached actor of its own.
+  api->system->spawn<caf::detached>([ctx, api, respond](caf::event_based_actor* self) {
+    std::array<uint64_t, 7> counts{};
+    uint64_t stuck = 0, unreadable = 0;
+    ctx->db->for_each_order(
+      [&](const order_record& x) {
+        ++counts[static_cast<size_t>(x.state)];
+        stuck += x.stuck && x.state == order_state::paid;
+      },
+      [&](const store_error&) { ++unreadable; });
+    json by_state = json::object();
+    for (size_t i = 0; i < counts.size(); ++i)
+      by_state[to_string(static_cast<order_state>(i))] = counts[i];
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                    wall_clock::now() - ctx->started_at)
+                    .count();
+    json body{{"orders_by_state", by_state},
+              {"stuck", stuck},
+              {"parked", counts[4] + counts[5] + counts[6]},
+              {"unreadable_records", unreadable},
+              {"store_bytes", ctx->db->approximate_size()},
+              {"uptime_seconds", uptime},
+              {"ready", api->ready == nullptr || api->ready->load()}};
+    self->request(api->registry, caf::infinite, live_atom_v)
+      .then(
+        [=](uint64_t live) mutable {
+          body["live_actors"] = live;
+          self->request(api->registry, caf::infinite, stats_atom_v)
+            .then(
+              [=](uint64_t restarts) mutable {
+                body["actor_restarts"] = restarts;
+                self->request(api->registry, caf::infinite, timer_atom_v)
+                  .then(
+                    [=](caf::actor timers) mutable {
+                      self->request(timers, caf::infinite, live_atom_v)
+                        .then(
+                          [=](uint64_t armed) mutable {
+                            body["timers_armed"] = armed;
+                            respond.send_json(200, body);
+                          },
+                          [=](caf::error& e) { error_reply(respond, e); });
+                    },
+                    [=](caf::error& e) { error_reply(respond, e); });
+              },
+              [=](caf::error& e) { error_reply(respond, e); });
+        },
+        [=](caf::error& e) { error_reply(respond, e); });
+  });
+}
+
+// -- orders ------------------------------------------------------------------------
+
+void list_orders(const ctx_ptr& ctx, net::request_context rc) {
+  std::string state{rc.query_param("state").value_or("")};
+  if (!state.empty() && !parse_order_state(state)) {
+    rc.respond.send_error(400, "INVALID_REQUEST", "state: unknown state " + state);
+    return;
+  }
+  uint32_t limit = 50;
+  if (auto l = rc.query_param("limit")) {
+    try {
+      auto n = std::stoul(std::string{*l});
+      limit = static_cast<uint32_t>(std::clamp<unsigned long>(n, 1, max_page));
+    } catch (const std::exception&) {
+      rc.respond.send_error(400, "INVALID_REQUEST", "limit: not a number");
+      return;
+    }
+  }
+  std::string after{rc.query_param("after").value_or("")};
+  auto respond = rc.respond;
+  auto api = ctx->api;
+  api->system->spawn([api, respond, after, limit, state](caf::event_based_actor* self) {
+    self->request(api->store, caf::infinite, scan_atom_v, after, limit, state)
+      .then(
+        [respond](order_page& page) {
+          json orders = json::array();
+          for (auto& x : page.orders)
+            orders.push_back(record_json(x));
+          respond.send_json(200, {{"orders", orders},
+                                  {"next", page.next.empty() ? json(nullptr)
+                                                             : json(page.next)}});
+        },
+        [respond](caf::error& e) { error_reply(respond, e); });
+  });
+}
+
+void order_detail(const ctx_ptr& ctx, net::request_context rc) {
+  std::string id{rc.path_param("id")};
+  auto respond = rc.respond;
+  auto api = ctx->api;
+  api->system->spawn([api, respond, id](caf::event_based_actor* self) {
+    self->request(api->store, caf::infinite, load_atom_v, id)
+      .then(
+        [=](order_lookup& lookup) {
+          if (!lookup.found) {
+            respond.send_error(404, "ORDER_NOT_FOUND", "no order " + id);
+            return;
+          }
+          auto record = record_json(lookup.record);
+          self->request(api->store, caf::infinite, events_atom_v, id, uint64_t{0},
+                        uint32_t{1000})
+            .then(
+              [=](std::vector<order_event>& events) {
+                json timeline = json::array();
+                for (auto& e : events)
+                  timeline.push_back(event_json(e));
+                // The live side answers through a callback (it may be none).
+                snapshot_reply reply{[respond, record, timeline](actor_snapshot s) {
+                  bool armed = s.alive && !s.next_action.empty()
+                               && s.next_action != "none";
+                  json actor{{"alive", s.alive},
+                             {"next_action", armed ? json(s.next_action) : json(nullptr)},
+                             {"next_due", armed ? time_or_null(s.next_due_ms) : json(nullptr)},
+                             {"attempts", s.attempts},
+                             {"restarts", s.restarts},
+                             {"in_flight", s.in_flight}};
+                  respond.send_json(200, {{"record", record},
+                                          {"actor", actor},
+                                          {"events", timeline}});
+                }};
+                self->send(api->registry, snapshot_atom_v, id, std::move(reply));
+              },
+              [respond](caf::error& e) { error_reply(respond, e); });
+        },
+        [respond](caf::error& e) { error_reply(respond, e); });
+  });
+}
+
+template <class Atom>
+void operator_action(const ctx_ptr& ctx, net::request_context rc, Atom atom) {
+  std::string id{rc.path_param("id")};
+  auto respond = rc.respond;
+  order_reply reply{[respond](order_outcome out) {
+    if (out.status >= 400) {
+      respond.send_error(out.status, out.code, out.message);
+      return;
+    }
+    respond.send_json(202, {{"accepted", true},
+                            {"out_trade_no", out.record.out_trade_no},
+                            {"state", to_string(out.record.state)}});
+  }};
+  spdlog::info("event=operator_action out_trade_no={} action={}", id,
+               caf::to_string(caf::atom_value{atom.value}));
+  caf::anon_send(ctx->api->registry, atom, id, std::move(reply));
+}
+
+} // namespace
+
+bool bearer_matches(std::string_view header, std::string_view token) {
+  constexpr std::string_view prefix = "Bearer ";
+  if (token.empty() || header.size() != prefix.size() + token.size()
+      || header.substr(0, prefix.size()) != prefix)
+    return false;
+  return CRYPTO_memcmp(header.data() + prefix.size(), token.data(),
+                       token.size())
+         == 0;
+}
+
+void add_admin_routes(net::router& routes, std::shared_ptr<const admin_context> ctx) {
+  routes.add(http::verb::get, "/admin/api/summary", guarded(ctx, summary));
+  routes.add(http::verb::get, "/admin/api/orders", guarded(ctx, list_orders));
+  routes.add(http::verb::get, "/admin/api/orders/{id}", guarded(ctx, order_detail));
+  routes.add(http::verb::post, "/admin/api/orders/{id}/verify",
+             guarded(ctx, [](const ctx_ptr& c, net::request_context rc) {
+               operator_action(c, std::move(rc), verify_atom_v);
+             }));
+  routes.add(http::verb::post, "/admin/api/orders/{id}/forward",
+             guarded(ctx, [](const ctx_ptr& c, net::request_context rc) {
+               operator_action(c, std::move(rc), forward_atom_v);
+             }));
+}
+
+} // namespace paycoord::api

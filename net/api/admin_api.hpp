@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "net/api/public_api.hpp"
+#include "net/router.hpp"
+#include "storage/order_store.hpp"
+
+namespace paycoord::api {
+
+/// What the admin routes need beyond the public context.
+struct admin_context {
+  std::shared_ptr<const api_context> api;
+  /// `Authorization: Bearer {token}`, compared in constant time.
+  std::string token;
+  /// Read-only access for whole-store summaries (LevelDB reads are
+  /// thread-safe; the store actor stays the only writer). Scans run on a
+  /// detached actor, never on an Asio or scheduler thread.
+  std::shared_ptr<order_store> db;
+  timestamp started_at = wall_clock::now();
+};
+
+/// True when `header` is exactly `Bearer {token}` (constant time).
+bool bearer_matches(std::string_view header, std::string_view token);
+
+/// Adds the inspector API of CONTRACTS.md §6 under `/admin/api/`: summary,
+/// order pages, one order in full (record, live actor, events) and the
+/// operator actions verify and forward. Every route answers 401 without the
+/// token.
+void add_admin_routes(net::router& routes,
+                      std::shared_ptr<const admin_context> ctx);
+
+} // namespace paycoord::api
