@@ -93,7 +93,13 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
       [=](bool) mutable {
         auto& st = self->state;
         auto from = st.has_record ? st.record.state : d.record.state;
+        bool was_stuck = st.has_record && st.record.stuck;
         st.record = std::move(d.record);
+        if (!was_stuck && st.record.stuck)
+          spdlog::error("event=order_stuck out_trade_no={} attempts={} "
+                        "failing_since_ms={}",
+                        st.record.out_trade_no, st.record.forward_attempts,
+                        st.record.first_forward_failure_ms);
         st.has_record = true;
         if (from != st.record.state)
           spdlog::info("event=transition out_trade_no={} from={} to={}",
