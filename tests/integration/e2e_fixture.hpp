@@ -15,11 +15,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "demo/process.hpp"
 #include "net/http_client.hpp"
-#include "tests/integration/child_process.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace paycoord::testing {
+
+using demo::bin_path;
+using demo::child_process;
+using demo::free_port;
+using demo::source_path;
 
 class e2e_fixture : public ::testing::Test {
 public:

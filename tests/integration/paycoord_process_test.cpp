@@ -7,11 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "net/http_client.hpp"
+#include "demo/process.hpp"
 #include "storage/order_store.hpp"
-#include "tests/integration/child_process.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace paycoord;
+using namespace paycoord::demo;
 using namespace paycoord::testing;
 using namespace std::chrono_literals;
 

@@ -1,18 +1,19 @@
 #pragma once
 
-// Runs a binary of ours as a real child process for integration tests:
-// arguments, extra environment, output captured to a log file, signals, and a
-// bounded wait for its exit.
+// Runs a binary of ours as a real child process: arguments, extra environment,
+// output captured to a log file, signals, and a bounded wait for its exit.
+// The demo and the integration tests share it.
 
 #include <chrono>
 #include <map>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <sys/types.h>
 
-namespace paycoord::testing {
+namespace paycoord::demo {
 
 class child_process {
 public:
@@ -56,4 +57,4 @@ std::string bin_path(const std::string& name);
 /// The repository root (PAYCOORD_SOURCE_DIR from ctest).
 std::string source_path(const std::string& relative);
 
-} // namespace paycoord::testing
+} // namespace paycoord::demo

@@ -1,4 +1,4 @@
-#include "tests/integration/child_process.hpp"
+#include "demo/process.hpp"
 
 #include <csignal>
 #include <cstdlib>
@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace paycoord::testing {
+namespace paycoord::demo {
 
 child_process::child_process(const std::string& binary,
                              const std::vector<std::string>& args,
@@ -126,4 +126,4 @@ std::string source_path(const std::string& relative) {
   return env_or("PAYCOORD_SOURCE_DIR", ".") + "/" + relative;
 }
 
-} // namespace paycoord::testing
+} // namespace paycoord::demo
