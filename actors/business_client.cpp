@@ -78,18 +78,31 @@ forward_result business_client::deliver(const forward_request& request) {
 caf::actor spawn_business_pool(caf::actor_system& system, business_pool_config config) {
   config.http.timeout = config.business.timeout;
   auto workers = static_cast<size_t>(std::max(config.business.concurrency, 1));
-  auto make_executor = [config] {
+  auto m = config.metrics;
+  auto make_executor = [config, m] {
     auto client = std::make_shared<business_client>(config.business, config.now,
                                                     config.http);
     return caf::message_handler{
-      [client](forward_atom, const forward_request& x) { return client->deliver(x); },
+      [client, m](forward_atom, const forward_request& x) {
+        auto r = client->deliver(x);
+        if (m)
+          m->business_callback(r.acked         ? business_outcome::acked
+                               : r.status != 0 ? business_outcome::rejected
+                                               : business_outcome::no_answer,
+                               r.latency_ms);
+        return r;
+      },
     };
   };
-  auto refusals = [](const std::string& reason) {
+  auto refusals = [m](const std::string& reason) {
     forward_result refused;
     refused.error = reason;
     return caf::message_handler{
-      [=](forward_atom, const forward_request&) { return refused; },
+      [=](forward_atom, const forward_request&) {
+        if (m)
+          m->business_callback(business_outcome::refused, 0);
+        return refused;
+      },
     };
   };
   return spawn_blocking_pool(system, {.name = "business",

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "common/time.hpp"
 #include "config/config.hpp"
 #include "net/http_client.hpp"
@@ -53,6 +54,8 @@ struct business_pool_config {
   std::function<timestamp()> now;
   /// Transport settings; `timeout` is replaced by `business.timeout`.
   net::http_client_options http;
+  /// Counts every delivery by outcome (optional).
+  std::shared_ptr<paycoord::metrics> metrics;
 };
 
 /// Spawns the `business` pool. Protocol (what the order actors call):

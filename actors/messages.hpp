@@ -12,6 +12,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/metrics.hpp"
 #include "storage/order_record.hpp"
 #include "storage/order_store.hpp"
 
@@ -128,6 +129,8 @@ struct order_outcome {
   std::string message;     ///< human-readable error
   bool has_record = false; ///< `record` is the order's durable state
   order_record record;
+  /// Notifications only: what the verified notification did (for metrics).
+  notify_outcome notified = notify_outcome::failed;
 };
 
 /// Carries the reply callback of an HTTP request into the actors. Calling it
@@ -218,6 +221,7 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
            x.description, x.amount_total, x.currency, x.payer_openid, x.attach,
            x.requested_expire_at_ms, x.expire_at_ms, x.prepay_id,
            x.transaction_id, x.payer_total, x.paid_at_ms, x.via, x.late,
+           x.paid_recorded_at_ms,
            x.created_at_ms, x.updated_at_ms, x.confirmed_at_ms, x.action,
            x.next_due_ms, x.verify_step, x.last_query_at_ms,
            x.closed_at_wechat, x.queries, x.forward_attempts,
@@ -244,7 +248,7 @@ typename Inspector::result_type inspect(Inspector& f, order_page& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_stats& x) {
   return f(caf::meta::type_name("store_stats"), x.write_sets, x.batches,
-           x.syncs);
+           x.syncs, x.bytes);
 }
 
 /// Result of a store lookup: `found` false when the key is absent.
@@ -320,5 +324,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_ATOM(paycoord, paycoord, snapshot_atom, "snapshot")
   CAF_ADD_ATOM(paycoord, paycoord, recover_atom, "recover")
   CAF_ADD_ATOM(paycoord, paycoord, live_atom, "live")
+  CAF_ADD_ATOM(paycoord, paycoord, idle_atom, "idle")
+  CAF_ADD_ATOM(paycoord, paycoord, stop_atom, "stop")
+  CAF_ADD_ATOM(paycoord, paycoord, busy_atom, "busy")
 
 CAF_END_TYPE_ID_BLOCK(paycoord)

@@ -50,15 +50,25 @@ void arm_or_cancel(self_ptr self) {
   }
 }
 
-// After every handled message: re-arm, and exit once the order needs no
-// actor (terminal, parked, or never created) and no call is out.
+bool needs_no_actor(const order_actor_state& st) {
+  return !st.in_flight && (!st.has_record || !is_active(st.record.state));
+}
+
+// After every handled message: re-arm, and once the order needs no actor
+// (terminal, parked, or never created) and no call is out, ask the registry
+// for leave to stop (quitting at once would drop messages it already routed
+// here: their callers would get a 500).
 void settle(self_ptr self) {
   auto& st = self->state;
   arm_or_cancel(self);
-  if (st.in_flight)
+  if (!needs_no_actor(st) || st.idle_sent)
     return;
-  if (!st.has_record || !is_active(st.record.state))
+  if (!st.deps.registry) {
     self->quit();
+    return;
+  }
+  st.idle_sent = true;
+  self->send(st.deps.registry, idle_atom_v);
 }
 
 // -- persistence ---------------------------------------------------------------
@@ -94,6 +104,8 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
         auto& st = self->state;
         auto from = st.has_record ? st.record.state : d.record.state;
         bool was_stuck = st.has_record && st.record.stuck;
+        if (st.deps.metrics)
+          st.deps.metrics->order_written(st.has_record ? &st.record : nullptr, d.record);
         st.record = std::move(d.record);
         if (!was_stuck && st.record.stuck)
           spdlog::error("event=order_stuck out_trade_no={} attempts={} "
@@ -256,21 +268,40 @@ void on_create(self_ptr self, create_order& req, order_reply reply) {
 
 // -- notify ----------------------------------------------------------------------
 
+/// What a notification did, from the durable state before and after it.
+notify_outcome classify(std::optional<order_state> before, bool payment,
+                        order_state after) {
+  if (!before)
+    return notify_outcome::orphan;
+  if (!payment)
+    return notify_outcome::event;
+  if (after == order_state::anomaly && *before != order_state::anomaly)
+    return notify_outcome::anomaly;
+  if (after == order_state::paid && *before != order_state::paid)
+    return notify_outcome::accepted;
+  return notify_outcome::duplicate;
+}
+
 void on_notify(self_ptr self, const verified_notification& n,
                order_reply reply) {
   auto& st = self->state;
   const auto& machine = *st.deps.machine;
+  std::optional<order_state> before;
+  if (st.has_record)
+    before = st.record.state;
   auto d = st.has_record ? machine.on_notify(st.record, n, now(self))
                          : machine.orphan(n, now(self));
   if (!st.has_record)
     spdlog::warn("event=orphan_notification out_trade_no={} id={} type={}",
                  n.fact.out_trade_no, n.notification_id, n.event_type);
   auto effect = d.effect;
+  bool payment = n.is_payment && n.fact.trade_state == "SUCCESS";
   commit(self, std::move(d), n.notification_id, [=](bool ok) {
     // Success only once the resulting state is synced; otherwise 500 makes
     // WeChat retry.
     if (ok)
-      reply(order_outcome{204, {}, {}, false, {}});
+      reply(order_outcome{204, {}, {}, false, {},
+                          classify(before, payment, self->state.record.state)});
     else
       reply(failure(500, "FAIL", "state could not be saved"));
     if (ok)
@@ -364,6 +395,16 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
                   [](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_forward(x, t);
                   });
+    },
+    [=](stop_atom) {
+      auto& st = self->state;
+      if (needs_no_actor(st)) {
+        self->quit();
+        return;
+      }
+      // A message routed before the registry's stop made us active again.
+      st.idle_sent = false;
+      self->send(st.deps.registry, busy_atom_v);
     },
     [=](rearm_atom, caf::actor& timers) {
       self->state.deps.timers = std::move(timers);

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "actors/order_machine.hpp"
 
 namespace paycoord {
@@ -27,6 +28,11 @@ struct order_deps {
   std::function<int64_t()> now_ms;
   /// On recovery, overdue timers are spread uniformly over this window.
   int64_t recovery_jitter_ms = 2000;
+  /// Told about every synced record change (optional; shared by all).
+  std::shared_ptr<paycoord::metrics> metrics;
+  /// The registry that routes this order's messages (set by the registry).
+  /// An order that needs no actor asks it for leave to stop, see below.
+  caf::actor registry;
 };
 
 struct order_actor_state {
@@ -41,6 +47,8 @@ struct order_actor_state {
   /// A query, close or forward call is out; its result re-arms the timer.
   bool in_flight = false;
   uint32_t restarts = 0;
+  /// `idle` was sent to the registry and no `busy` since.
+  bool idle_sent = false;
 };
 
 /// How an order actor starts.
@@ -54,7 +62,13 @@ struct order_start {
 /// One actor per order: the state machine of order_machine.hpp, writing every
 /// transition and its events through the store before anyone is answered or
 /// any effect runs, and owning exactly one armed timer in the timers service.
-/// It exits when the order is terminal or parked.
+/// It exits when the order is terminal or parked, by a handshake with the
+/// registry so that no message routed to it is dropped: it sends `(idle_atom)`;
+/// the registry stops routing (queueing the order's messages instead) and
+/// answers `(stop_atom)`, which arrives after everything it routed before
+/// (one sender, FIFO). The order then quits, or, if a message in between
+/// made it active again, answers `(busy_atom)` and the registry resumes
+/// routing to it.
 ///
 /// Messages (the registry routes them here):
 /// - `(create_atom, create_order, order_reply)`: 201 new, 200 same order,
@@ -64,6 +78,7 @@ struct order_start {
 /// - `(verify_atom, order_reply)`, `(forward_atom, order_reply)`: operator
 /// - `(rearm_atom, caf::actor timers)`: the timers service was restarted
 /// - `(snapshot_atom, snapshot_reply)`: the live side for the inspector
+/// - `(stop_atom)`: the registry's leave to stop (see above)
 caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
                           order_deps deps, order_start start);
 

@@ -257,6 +257,7 @@ order_decision order_machine::accept_payment(const order_record& x,
   r.paid_at_ms = f.success_time_ms != 0 ? f.success_time_ms : now_ms;
   r.via = via;
   r.late = x.state == order_state::closed || x.closed_at_wechat;
+  r.paid_recorded_at_ms = now_ms;
   r.action = next_action::forward;
   r.next_due_ms = now_ms;
   set_state(d, order_state::paid, now_ms,

@@ -8,6 +8,11 @@ namespace {
 
 using self_ptr = caf::stateful_actor<registry_state>*;
 
+void count_live(self_ptr self) {
+  if (auto& m = self->state.deps.metrics)
+    m->set_live_actors(self->state.live.size());
+}
+
 caf::actor spawn_order(self_ptr self, const std::string& id,
                        std::optional<order_record> record, uint32_t restarts,
                        bool recovering) {
@@ -20,6 +25,7 @@ caf::actor spawn_order(self_ptr self, const std::string& id,
   entry.actor = actor;
   entry.restarts = restarts;
   st.ids[actor.address()] = id;
+  count_live(self);
   return actor;
 }
 
@@ -66,7 +72,10 @@ void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts) {
 void route(self_ptr self, const std::string& id, caf::message msg) {
   auto& st = self->state;
   if (auto i = st.live.find(id); i != st.live.end()) {
-    self->send(i->second.actor, std::move(msg));
+    if (i->second.retiring) // held until it is down or busy again
+      st.loading[id].push_back(std::move(msg));
+    else
+      self->send(i->second.actor, std::move(msg));
     return;
   }
   auto [i, first] = st.loading.try_emplace(id);
@@ -89,12 +98,14 @@ void park_faulted(self_ptr self, const std::string& id,
         write_set set;
         for (auto& e : d.events)
           set.events.emplace_back(id, e);
-        set.orders.push_back(std::move(d.record));
+        set.orders.push_back(d.record);
         self->send(st.deps.timers, cancel_atom_v, id);
         self->request(st.deps.store, caf::infinite, write_atom_v,
                       std::move(set))
           .then(
-            [=](bool) {
+            [=, before = lookup.record, after = d.record](bool) {
+              if (auto& m = self->state.deps.metrics)
+                m->order_written(&before, after);
               spdlog::error("event=order_faulted out_trade_no={} why=\"{}\"",
                             id, reason);
               auto& st = self->state;
@@ -128,6 +139,7 @@ void on_order_down(self_ptr self, const std::string& id,
     return;
   auto entry = std::move(i->second);
   st.live.erase(i);
+  count_live(self);
   if (!reason || reason == caf::exit_reason::normal) {
     // A finished order: messages that raced with its exit start a new one.
     if (st.loading.count(id))
@@ -140,6 +152,8 @@ void on_order_down(self_ptr self, const std::string& id,
          && now - entry.crashes.front() > st.options.restart_window_ms)
     entry.crashes.pop_front();
   ++st.restarts_total;
+  if (st.deps.metrics)
+    st.deps.metrics->actor_restarted();
   auto reason_text = caf::to_string(reason);
   // Messages for this order wait while we decide.
   st.loading.try_emplace(id);
@@ -165,12 +179,30 @@ void start_timers(self_ptr self) {
   self->monitor(st.deps.timers);
 }
 
+/// The live entry of the order actor that sent the current message, if it
+/// is still the one we route to.
+registry_state::live_order* sender_entry(self_ptr self, std::string& id) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  if (!sender)
+    return nullptr;
+  auto i = st.ids.find(caf::actor_cast<caf::actor_addr>(sender));
+  if (i == st.ids.end())
+    return nullptr;
+  id = i->second;
+  auto j = st.live.find(id);
+  if (j == st.live.end() || j->second.actor.address() != i->first)
+    return nullptr;
+  return &j->second;
+}
+
 } // namespace
 
 caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
                              order_deps deps, registry_options options) {
   auto& st = self->state;
   st.deps = std::move(deps);
+  st.deps.registry = caf::actor_cast<caf::actor>(self);
   st.options = std::move(options);
   start_timers(self);
   // Not linked to children: a child killed with exit_reason::kill would take
@@ -224,7 +256,8 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
     },
     [=](snapshot_atom a, const std::string& id, snapshot_reply& reply) {
       auto& st = self->state;
-      if (auto i = st.live.find(id); i != st.live.end()) {
+      // A retiring actor is about to stop: it is reported as not alive.
+      if (auto i = st.live.find(id); i != st.live.end() && !i->second.retiring) {
         self->send(i->second.actor, a, std::move(reply));
         return;
       }
@@ -251,6 +284,22 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
           },
           [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
       return promise;
+    },
+    [=](idle_atom) {
+      std::string id;
+      auto entry = sender_entry(self, id);
+      if (entry == nullptr || entry->retiring)
+        return;
+      entry->retiring = true;
+      self->send(entry->actor, stop_atom_v);
+    },
+    [=](busy_atom) {
+      std::string id;
+      auto entry = sender_entry(self, id);
+      if (entry == nullptr || !entry->retiring)
+        return;
+      entry->retiring = false;
+      deliver_loading(self, id, entry->actor);
     },
     [=](live_atom) { return static_cast<uint64_t>(self->state.live.size()); },
     [=](timer_atom) { return self->state.deps.timers; },

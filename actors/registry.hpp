@@ -32,6 +32,9 @@ struct registry_state {
     caf::actor actor;
     uint32_t restarts = 0;
     std::deque<int64_t> crashes; // within the restart window
+    /// The actor asked to stop and was told to: its messages wait in
+    /// `loading` until it is down (or says it is busy after all).
+    bool retiring = false;
   };
 
   order_deps deps; // template for every order actor (timers kept current)
@@ -67,6 +70,9 @@ struct registry_state {
 /// - `(live_atom)` -> `uint64_t`: live order actors
 /// - `(stats_atom)` -> `uint64_t`: order actor restarts so far
 /// - `(timer_atom)` -> `caf::actor`: the current timers service
+/// - `(idle_atom)`, `(busy_atom)` from an order actor: the stop handshake of
+///   order.hpp; while an order retires its messages are held, then go to a
+///   fresh actor loaded from the store (one actor per order at any time)
 caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
                              order_deps deps, registry_options options);
 

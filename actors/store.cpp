@@ -1,5 +1,7 @@
 #include "actors/store.hpp"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 namespace paycoord {
@@ -24,7 +26,14 @@ void flush(caf::stateful_actor<store_actor_state>* self) {
   sets.reserve(batch.size());
   for (auto& [set, promise] : batch)
     sets.push_back(&set);
+  auto started = std::chrono::steady_clock::now();
   auto result = st.db->commit(sets, true);
+  if (st.metrics)
+    st.metrics->store_batch(sets.size(),
+                            std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - started)
+                              .count(),
+                            static_cast<bool>(result));
   if (!result) {
     spdlog::error("event=store_commit_failed writers={} error=\"{}\"",
                   batch.size(), result.error().to_string());
@@ -41,8 +50,10 @@ void flush(caf::stateful_actor<store_actor_state>* self) {
 } // namespace
 
 caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
-                          std::shared_ptr<order_store> db) {
+                          std::shared_ptr<order_store> db,
+                          std::shared_ptr<metrics> metrics) {
   self->state.db = std::move(db);
+  self->state.metrics = std::move(metrics);
   self->set_default_handler(log_unexpected("store"));
   return {
     [=](write_atom, write_set& set) {
@@ -84,8 +95,12 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
     [=](recover_atom) -> std::vector<order_record> {
       std::vector<order_record> result;
       size_t bad = 0;
+      metrics::state_counts counts{};
+      int64_t stuck = 0;
       self->state.db->for_each_order(
         [&](const order_record& x) {
+          ++counts[static_cast<size_t>(x.state)];
+          stuck += x.stuck && x.state == order_state::paid;
           if (is_active(x.state))
             result.push_back(x);
         },
@@ -94,6 +109,8 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
           spdlog::error("event=recovery_skipped_record error=\"{}\"",
                         err.to_string());
         });
+      if (self->state.metrics)
+        self->state.metrics->seed_orders(counts, stuck, static_cast<int64_t>(bad));
       spdlog::info("event=recovery_scan active={} unreadable={}",
                    result.size(), bad);
       return result;

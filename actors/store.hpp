@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "storage/order_store.hpp"
 
 namespace paycoord {
@@ -15,6 +16,10 @@ struct store_actor_state {
   static inline const char* name = "store";
 
   std::shared_ptr<order_store> db;
+
+  /// Batches and their sizes; seeded with the order counts at recovery
+  /// (optional).
+  std::shared_ptr<paycoord::metrics> metrics;
 
   /// Writes received since the last commit, each with its writer's promise.
   std::vector<std::pair<write_set, caf::response_promise>> pending;
@@ -39,9 +44,11 @@ struct store_actor_state {
 /// - `(scan_atom, std::string after, uint32_t limit, std::string state)`
 ///   -> `order_page` (state empty = all)
 /// - `(recover_atom)` -> `std::vector<order_record>`: every PENDING and PAID
-///   order (corrupt records are logged by key and skipped)
+///   order (corrupt records are logged by key and skipped); the same scan
+///   seeds `metrics` with the count of every state
 /// - `(stats_atom)` -> `store_stats`
 caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
-                          std::shared_ptr<order_store> db);
+                          std::shared_ptr<order_store> db,
+                          std::shared_ptr<metrics> metrics);
 
 } // namespace paycoord

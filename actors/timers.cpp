@@ -11,6 +11,11 @@ namespace {
 
 using self_ptr = caf::stateful_actor<timers_state>*;
 
+void count_armed(const timers_state& st) {
+  if (st.options.metrics)
+    st.options.metrics->set_timers_armed(st.entries.size());
+}
+
 void remove(timers_state& st, const std::string& id) {
   auto i = st.entries.find(id);
   if (i == st.entries.end())
@@ -47,6 +52,7 @@ void tick(self_ptr self) {
     ++fired;
   }
   st.fired += fired;
+  count_armed(st);
   if (fired == st.options.max_fires_per_tick && !st.queue.empty()
       && st.queue.begin()->first <= now) {
     // More are due: yield to other messages, then continue at once.
@@ -72,10 +78,12 @@ caf::behavior timers_actor(caf::stateful_actor<timers_state>* self,
       st.entries.emplace(x.out_trade_no,
                          timers_state::entry{x.due_ms, x.generation});
       st.queue.emplace(x.due_ms, x.out_trade_no);
+      count_armed(st);
       schedule_tick(self);
     },
     [=](cancel_atom, const std::string& out_trade_no) {
       remove(self->state, out_trade_no);
+      count_armed(self->state);
     },
     [=](tick_atom) { tick(self); },
     [=](live_atom) { return static_cast<uint64_t>(self->state.entries.size()); },

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 
 namespace paycoord {
 
@@ -21,6 +22,8 @@ struct timers_options {
   /// Most timers fired per tick; the rest fire on an immediate next tick so
   /// a burst of overdue timers never floods one mailbox turn.
   size_t max_fires_per_tick = 512;
+  /// Told the number of armed entries after every change (optional).
+  std::shared_ptr<paycoord::metrics> metrics;
 };
 
 struct timers_state {

@@ -307,27 +307,90 @@ call_result wechat_client::prepay(const order_record& record) {
 
 // -- the pool ----------------------------------------------------------------------
 
+namespace {
+
+wechat_outcome metric_outcome(query_outcome x) {
+  switch (x) {
+    case query_outcome::trade_state:
+      return wechat_outcome::ok;
+    case query_outcome::not_found:
+      return wechat_outcome::not_found;
+    case query_outcome::retry_later:
+      return wechat_outcome::retry_later;
+    case query_outcome::failed:
+      return wechat_outcome::failed;
+  }
+  return wechat_outcome::failed;
+}
+
+wechat_outcome metric_outcome(const call_result& x) {
+  if (x.ok)
+    return wechat_outcome::ok;
+  if (x.status == 404)
+    return wechat_outcome::not_found;
+  return x.retryable ? wechat_outcome::retry_later : wechat_outcome::failed;
+}
+
+/// Runs one blocking call and counts it (when there are metrics).
+template <class Call>
+auto counted(const std::shared_ptr<metrics>& m, wechat_endpoint endpoint, Call call) {
+  auto started = std::chrono::steady_clock::now();
+  auto result = call();
+  if (m) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started)
+                .count();
+    if constexpr (std::is_same_v<decltype(result), query_result>)
+      m->wechat_call(endpoint, metric_outcome(result.outcome), ms);
+    else
+      m->wechat_call(endpoint, metric_outcome(result), ms);
+  }
+  return result;
+}
+
+} // namespace
+
 caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config config) {
   config.http.timeout = config.wechatpay.timeout;
-  auto make_executor = [config] {
+  auto m = config.metrics;
+  auto make_executor = [config, m] {
     auto client = std::make_shared<wechat_client>(config.wechatpay, config.credentials,
                                                   config.now, config.http);
     return caf::message_handler{
-      [client](query_atom, const std::string& id) { return client->query(id); },
-      [client](close_atom, const std::string& id) { return client->close(id); },
-      [client](prepay_atom, const order_record& x) { return client->prepay(x); },
+      [client, m](query_atom, const std::string& id) {
+        return counted(m, wechat_endpoint::query, [&] { return client->query(id); });
+      },
+      [client, m](close_atom, const std::string& id) {
+        return counted(m, wechat_endpoint::close, [&] { return client->close(id); });
+      },
+      [client, m](prepay_atom, const order_record& x) {
+        return counted(m, wechat_endpoint::prepay, [&] { return client->prepay(x); });
+      },
     };
   };
-  auto refusals = [](const std::string& reason) {
+  auto refusals = [m](const std::string& reason) {
     call_result refused_call;
     refused_call.error = reason;
     query_result refused_query;
     refused_query.outcome = query_outcome::retry_later;
     refused_query.error = reason;
+    auto refused = [m](wechat_endpoint e) {
+      if (m)
+        m->wechat_call(e, wechat_outcome::refused, 0);
+    };
     return caf::message_handler{
-      [=](query_atom, const std::string&) { return refused_query; },
-      [=](close_atom, const std::string&) { return refused_call; },
-      [=](prepay_atom, const order_record&) { return refused_call; },
+      [=](query_atom, const std::string&) {
+        refused(wechat_endpoint::query);
+        return refused_query;
+      },
+      [=](close_atom, const std::string&) {
+        refused(wechat_endpoint::close);
+        return refused_call;
+      },
+      [=](prepay_atom, const order_record&) {
+        refused(wechat_endpoint::prepay);
+        return refused_call;
+      },
     };
   };
   return spawn_blocking_pool(system, {.name = "wechat",

@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "actors/token_bucket.hpp"
 #include "common/time.hpp"
 #include "config/config.hpp"
@@ -93,6 +94,8 @@ struct wechat_pool_config {
   token_bucket::clock steady_now_ns;
   /// Transport settings; `timeout` is replaced by `wechatpay.timeout`.
   net::http_client_options http;
+  /// Counts every call by endpoint and outcome (optional).
+  std::shared_ptr<paycoord::metrics> metrics;
 };
 
 /// Spawns the `wechat` pool. Protocol (what the order actors call):

@@ -16,6 +16,7 @@
 
 #include "actors/business_client.hpp"
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "actors/order_machine.hpp"
 #include "actors/registry.hpp"
 #include "actors/store.hpp"
@@ -86,8 +87,22 @@ listen(boost::asio::io_context& io, const std::string& name,
   return std::move(*server);
 }
 
-net::router health_routes(const std::atomic<bool>& ready) {
+/// `/healthz`, `/readyz` and `/metrics` (listener `listen.metrics`). The
+/// connection gauges are read from the servers at scrape time.
+net::router health_routes(const std::atomic<bool>& ready,
+                          std::shared_ptr<metrics> m,
+                          const std::vector<std::unique_ptr<net::http_server>>& servers,
+                          const std::vector<std::string>& names) {
   net::router r;
+  r.add(http::verb::get, "/metrics", [m, &servers, &names](net::request_context ctx) {
+    for (size_t i = 0; i < servers.size() && i < names.size(); ++i)
+      m->set_http_connections(names[i], servers[i]->counters().connections_open.load(
+                                          std::memory_order_relaxed));
+    net::http_response res{http::status::ok, 11};
+    res.set(http::field::content_type, metrics::content_type);
+    res.body() = m->serialize();
+    ctx.respond.send(std::move(res));
+  });
   r.add(http::verb::get, "/healthz", [](net::request_context ctx) {
     ctx.respond.send_json(200, {{"status", "ok"}});
   });
@@ -111,18 +126,21 @@ int run(const checked_config& checked) {
   std::shared_ptr<order_store> db{std::move(*opened)};
   spdlog::info("event=store_opened data_dir={}", cfg.data_dir);
 
+  auto m = std::make_shared<metrics>();
   caf::actor_system_config sys_cfg;
   register_message_types(sys_cfg);
   caf::actor_system sys{sys_cfg};
   // The store blocks on fsync: it gets a thread of its own; so do the
   // workers of the two client pools (blocking Poco calls).
-  auto store = sys.spawn<caf::detached>(store_actor, db);
+  auto store = sys.spawn<caf::detached>(store_actor, db, m);
   wechat_pool_config wopts;
   wopts.wechatpay = cfg.wechatpay;
   wopts.credentials = checked.credentials;
+  wopts.metrics = m;
   auto wechat = spawn_wechat_pool(sys, wopts);
   business_pool_config bopts;
   bopts.business = cfg.business;
+  bopts.metrics = m;
   auto business = spawn_business_pool(sys, bopts);
   order_deps deps;
   deps.store = store;
@@ -131,10 +149,12 @@ int run(const checked_config& checked) {
   deps.machine = std::make_shared<order_machine>(
     order_rules{cfg.wechatpay.mchid, cfg.wechatpay.appid, cfg.schedule});
   deps.now_ms = wall_now_ms;
+  deps.metrics = m;
   registry_options ropts;
-  ropts.spawn_timers = [](caf::local_actor* self, caf::actor target) {
+  ropts.spawn_timers = [m](caf::local_actor* self, caf::actor target) {
     timers_options topts;
     topts.now_ms = wall_now_ms;
+    topts.metrics = m;
     return self->spawn(timers_actor, std::move(target), topts);
   };
   auto registry = sys.spawn(registry_actor, deps, ropts);
@@ -157,21 +177,23 @@ int run(const checked_config& checked) {
   api->notify_path = cfg.wechatpay.notify_path;
   api->credentials = checked.credentials;
   api->ready = &ready;
+  api->metrics = m;
   net::router public_routes;
   api::add_public_routes(public_routes, api);
   auto admin = std::make_shared<api::admin_context>();
   admin->api = api;
   admin->token = cfg.admin.token;
-  admin->db = db;
   net::router admin_routes;
   api::add_admin_routes(admin_routes, admin);
 
+  // Filled before the io thread runs; read by the /metrics handler.
   std::vector<std::unique_ptr<net::http_server>> servers;
+  const std::vector<std::string> names{"metrics", "public", "admin"};
   for (auto& [name, address, routes] :
        std::vector<std::tuple<std::string, std::string, net::router>>{
-         {"metrics", cfg.listen.metrics, health_routes(ready)},
-         {"public", cfg.listen.public_endpoint, std::move(public_routes)},
-         {"admin", cfg.listen.admin, std::move(admin_routes)}}) {
+         {names[0], cfg.listen.metrics, health_routes(ready, m, servers, names)},
+         {names[1], cfg.listen.public_endpoint, std::move(public_routes)},
+         {names[2], cfg.listen.admin, std::move(admin_routes)}}) {
     auto server = listen(io, name, address, std::move(routes));
     if (!server) {
       std::cerr << "paycoord: " << server.error().message() << "\n";
@@ -199,6 +221,7 @@ int run(const checked_config& checked) {
         [&](uint64_t n) {
           spdlog::info("event=ready recovered_orders={}", n);
           ready = true;
+          m->set_ready(true);
         },
         [&](caf::error& err) {
           spdlog::error("event=recovery_failed error=\"{}\"",

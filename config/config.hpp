@@ -109,7 +109,7 @@ struct config_error {
 /// build and test scripts, not to the config; load_config ignores them.
 inline constexpr std::string_view reserved_environment_names[] = {
   "PAYCOORD_SOURCE_DIR", "PAYCOORD_BIN_DIR", "PAYCOORD_BUILD_DIR",
-  "PAYCOORD_JOBS", "PAYCOORD_TEST_JOBS",
+  "PAYCOORD_JOBS", "PAYCOORD_TEST_JOBS", "PAYCOORD_ARTIFACT_DIR",
 };
 
 /// Builds the effective config from the defaults, then `file` (JSON; empty

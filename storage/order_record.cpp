@@ -120,6 +120,7 @@ std::string encode(const order_record& x) {
     {"paid_at_ms", x.paid_at_ms},
     {"via", to_string(x.via)},
     {"late", x.late},
+    {"paid_recorded_at_ms", x.paid_recorded_at_ms},
     {"created_at_ms", x.created_at_ms},
     {"updated_at_ms", x.updated_at_ms},
     {"confirmed_at_ms", x.confirmed_at_ms},
@@ -238,6 +239,7 @@ expected<order_record, store_error> decode_order(std::string_view key,
     return parse_enum<paid_via>(via_names, s);
   });
   r.read("late", x.late);
+  r.read("paid_recorded_at_ms", x.paid_recorded_at_ms);
   r.read("created_at_ms", x.created_at_ms);
   r.read("updated_at_ms", x.updated_at_ms);
   r.read("confirmed_at_ms", x.confirmed_at_ms);

@@ -87,6 +87,9 @@ struct order_record {
   int64_t paid_at_ms = 0;
   paid_via via = paid_via::none;
   bool late = false; // paid after paycoord closed it at WeChat
+  /// When paycoord synced the verified payment as PAID (its own clock; the
+  /// start of notify-to-ack latency). 0 for records written before it existed.
+  int64_t paid_recorded_at_ms = 0;
 
   // Lifecycle timestamps.
   int64_t created_at_ms = 0;

@@ -254,7 +254,7 @@ uint64_t order_store::approximate_size() const {
 }
 
 store_stats order_store::stats() const {
-  return store_stats{write_sets_.load(), batches_.load(), syncs_.load()};
+  return store_stats{write_sets_.load(), batches_.load(), syncs_.load(), approximate_size()};
 }
 
 } // namespace paycoord

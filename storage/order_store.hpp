@@ -56,6 +56,7 @@ struct store_stats {
   uint64_t write_sets = 0; ///< write sets committed
   uint64_t batches = 0;    ///< LevelDB WriteBatches applied
   uint64_t syncs = 0;      ///< of which synced
+  uint64_t bytes = 0;      ///< on disk (`approximate_size`)
 };
 
 /// The LevelDB order store: key schema, record encoding, event log,
@@ -137,6 +138,7 @@ public:
   /// backup copies. LevelDB's own estimate ignores the unflushed log.
   uint64_t approximate_size() const;
 
+  /// The counters and the size on disk (reads the directory: blocking).
   store_stats stats() const;
 
 private:

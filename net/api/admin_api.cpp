@@ -9,6 +9,7 @@
 #include "actors/messages.hpp"
 #include "net/api/order_request.hpp"
 #include "net/http_server.hpp"
+#include "web/web_assets.hpp"
 
 namespace paycoord::api {
 
@@ -30,7 +31,7 @@ json record_json(const order_record& x) {
   for (auto key : {"created_at_ms", "updated_at_ms", "confirmed_at_ms",
                    "paid_at_ms", "expire_at_ms", "requested_expire_at_ms",
                    "next_due_ms", "last_query_at_ms",
-                   "first_forward_failure_ms"}) {
+                   "first_forward_failure_ms", "paid_recorded_at_ms"}) {
     std::string name{key};
     j[name.substr(0, name.size() - 3)] = time_or_null(j[name].get<int64_t>());
     j.erase(name);
@@ -76,53 +77,58 @@ void error_reply(const net::responder& respond, const caf::error& err) {
 void summary(const ctx_ptr& ctx, net::request_context rc) {
   auto respond = rc.respond;
   auto api = ctx->api;
-  // The scan blocks on LevelDB: a detached actor of its own.
-  api->system->spawn<caf::detached>([ctx, api, respond](caf::event_based_actor* self) {
-    std::array<uint64_t, 7> counts{};
-    uint64_t stuck = 0, unreadable = 0;
-    ctx->db->for_each_order(
-      [&](const order_record& x) {
-        ++counts[static_cast<size_t>(x.state)];
-        stuck += x.stuck && x.state == order_state::paid;
-      },
-      [&](const store_error&) { ++unreadable; });
-    json by_state = json::object();
-    for (size_t i = 0; i < counts.size(); ++i)
-      by_state[to_string(static_cast<order_state>(i))] = counts[i];
-    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                    wall_clock::now() - ctx->started_at)
-                    .count();
-    json body{{"orders_by_state", by_state},
-              {"stuck", stuck},
-              {"parked", counts[4] + counts[5] + counts[6]},
-              {"unreadable_records", unreadable},
-              {"store_bytes", ctx->db->approximate_size()},
-              {"uptime_seconds", uptime},
-              {"ready", api->ready == nullptr || api->ready->load()}};
-    self->request(api->registry, caf::infinite, live_atom_v)
+  // The order counts are kept exact by the metrics (seeded by the recovery
+  // scan, then one delta per synced change): no store scan per request.
+  const auto& m = *api->metrics;
+  auto counts = m.order_counts();
+  json by_state = json::object();
+  for (size_t i = 0; i < counts.size(); ++i)
+    by_state[to_string(static_cast<order_state>(i))] = counts[i];
+  auto parked = counts[static_cast<size_t>(order_state::anomaly)]
+                + counts[static_cast<size_t>(order_state::orphan)]
+                + counts[static_cast<size_t>(order_state::faulted)];
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                  wall_clock::now() - ctx->started_at)
+                  .count();
+  json body{{"orders_by_state", by_state},
+            {"stuck", m.stuck_orders()},
+            {"parked", parked},
+            {"unreadable_records", m.unreadable_records()},
+            {"uptime_seconds", uptime},
+            {"ready", api->ready == nullptr || api->ready->load()}};
+  // The rest comes from the actors that own it, one answer after another.
+  api->system->spawn([api, respond, body](caf::event_based_actor* self) mutable {
+    auto fail = [respond](caf::error& e) { error_reply(respond, e); };
+    self->request(api->store, caf::infinite, stats_atom_v)
       .then(
-        [=](uint64_t live) mutable {
-          body["live_actors"] = live;
-          self->request(api->registry, caf::infinite, stats_atom_v)
+        [=](const store_stats& s) mutable {
+          body["store_bytes"] = s.bytes;
+          self->request(api->registry, caf::infinite, live_atom_v)
             .then(
-              [=](uint64_t restarts) mutable {
-                body["actor_restarts"] = restarts;
-                self->request(api->registry, caf::infinite, timer_atom_v)
+              [=](uint64_t live) mutable {
+                body["live_actors"] = live;
+                self->request(api->registry, caf::infinite, stats_atom_v)
                   .then(
-                    [=](caf::actor timers) mutable {
-                      self->request(timers, caf::infinite, live_atom_v)
+                    [=](uint64_t restarts) mutable {
+                      body["actor_restarts"] = restarts;
+                      self->request(api->registry, caf::infinite, timer_atom_v)
                         .then(
-                          [=](uint64_t armed) mutable {
-                            body["timers_armed"] = armed;
-                            respond.send_json(200, body);
+                          [=](caf::actor timers) mutable {
+                            self->request(timers, caf::infinite, live_atom_v)
+                              .then(
+                                [=](uint64_t armed) mutable {
+                                  body["timers_armed"] = armed;
+                                  respond.send_json(200, body);
+                                },
+                                fail);
                           },
-                          [=](caf::error& e) { error_reply(respond, e); });
+                          fail);
                     },
-                    [=](caf::error& e) { error_reply(respond, e); });
+                    fail);
               },
-              [=](caf::error& e) { error_reply(respond, e); });
+              fail);
         },
-        [=](caf::error& e) { error_reply(respond, e); });
+        fail);
   });
 }
 
@@ -234,7 +240,44 @@ bool bearer_matches(std::string_view header, std::string_view token) {
          == 0;
 }
 
+namespace {
+
+// The page renders records that came from the network: it may only run its
+// own script and talk to its own origin.
+constexpr const char* page_policy
+  = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+net::handler serve_asset(const web::asset& a) {
+  return [&a](net::request_context rc) {
+    net::http_response res{http::status::ok, 11};
+    res.set(http::field::content_type, std::string{a.content_type});
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("Content-Security-Policy", page_policy);
+    res.body() = std::string{a.bytes};
+    rc.respond.send(std::move(res));
+  };
+}
+
+} // namespace
+
+void add_inspector_page(net::router& routes) {
+  for (const auto& a : web::assets()) {
+    routes.add(http::verb::get, "/admin/" + std::string{a.name}, serve_asset(a));
+    if (a.name == "index.html")
+      routes.add(http::verb::get, "/admin/", serve_asset(a));
+  }
+  routes.add(http::verb::get, "/admin", [](net::request_context rc) {
+    net::http_response res{http::status::permanent_redirect, 11};
+    res.set(http::field::location, "/admin/");
+    rc.respond.send(std::move(res));
+  });
+}
+
 void add_admin_routes(net::router& routes, std::shared_ptr<const admin_context> ctx) {
+  add_inspector_page(routes);
   routes.add(http::verb::get, "/admin/api/summary", guarded(ctx, summary));
   routes.add(http::verb::get, "/admin/api/orders", guarded(ctx, list_orders));
   routes.add(http::verb::get, "/admin/api/orders/{id}", guarded(ctx, order_detail));

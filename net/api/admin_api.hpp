@@ -14,17 +14,19 @@ struct admin_context {
   std::shared_ptr<const api_context> api;
   /// `Authorization: Bearer {token}`, compared in constant time.
   std::string token;
-  /// Read-only access for whole-store summaries (LevelDB reads are
-  /// thread-safe; the store actor stays the only writer). Scans run on a
-  /// detached actor, never on an Asio or scheduler thread.
-  std::shared_ptr<order_store> db;
   timestamp started_at = wall_clock::now();
 };
 
 /// True when `header` is exactly `Bearer {token}` (constant time).
 bool bearer_matches(std::string_view header, std::string_view token);
 
-/// Adds the inspector API of CONTRACTS.md §6 under `/admin/api/`: summary,
+/// Adds the inspector page (the files of web/, embedded at build time) at
+/// `GET /admin/` and `GET /admin/{file}`, without a token: the page asks for
+/// it. Served with a Content-Security-Policy that allows only its own script
+/// and same-origin API calls.
+void add_inspector_page(net::router& routes);
+
+/// Adds the inspector page and the inspector API of CONTRACTS.md §6 under `/admin/api/`: summary,
 /// order pages, one order in full (record, live actor, events) and the
 /// operator actions verify and forward. Every route answers 401 without the
 /// token.

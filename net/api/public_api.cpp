@@ -124,9 +124,18 @@ void fail(const net::responder& respond, unsigned status, std::string message) {
   respond.send_error(status, "FAIL", message);
 }
 
+/// A refusal of the notify route, counted.
+void refuse(const ctx_ptr& ctx, const net::responder& respond, notify_outcome why,
+            unsigned status, std::string message) {
+  ctx->metrics->notification(why);
+  fail(respond, status, std::move(message));
+}
+
 void notify_route(const ctx_ptr& ctx, net::request_context rc) {
-  if (not_ready(ctx, rc, "FAIL"))
+  if (not_ready(ctx, rc, "FAIL")) {
+    ctx->metrics->notification(notify_outcome::not_ready);
     return;
+  }
   const auto& req = rc.request;
   wechatpay::signed_headers headers{
     header(req, wechatpay::timestamp_header),
@@ -142,7 +151,10 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     auto status = wechatpay::is_signature_failure(e.code) ? 401u : 400u;
     spdlog::warn("event=notify_rejected status={} reason={} detail=\"{}\"",
                  status, wechatpay::to_string(e.code), e.detail);
-    fail(rc.respond, status, e.message());
+    refuse(ctx, rc.respond,
+           status == 401 ? notify_outcome::rejected_signature
+                         : notify_outcome::rejected_malformed,
+           status, e.message());
     return;
   }
   verified_notification n;
@@ -153,7 +165,8 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     case wechatpay::event_kind::payment: {
       auto t = wechatpay::parse_transaction(opened->plaintext);
       if (!t) {
-        fail(rc.respond, 400, t.error().message());
+        refuse(ctx, rc.respond, notify_outcome::rejected_malformed, 400,
+               t.error().message());
         return;
       }
       if (t->mchid != ctx->mchid || t->appid != ctx->appid) {
@@ -161,9 +174,9 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
         // nothing stored.
         spdlog::error("event=notify_foreign_merchant id={} mchid={} appid={}",
                       n.notification_id, t->mchid, t->appid);
-        fail(rc.respond, 400, "notification is for mchid " + t->mchid
-                                + " / appid " + t->appid
-                                + ", not this merchant");
+        refuse(ctx, rc.respond, notify_outcome::foreign_merchant, 400,
+               "notification is for mchid " + t->mchid + " / appid " + t->appid
+                 + ", not this merchant");
         return;
       }
       n.is_payment = true;
@@ -184,11 +197,13 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     }
   }
   if (!valid_out_trade_no(n.fact.out_trade_no) && n.is_payment) {
-    fail(rc.respond, 400, "out_trade_no is not valid");
+    refuse(ctx, rc.respond, notify_outcome::rejected_malformed, 400,
+           "out_trade_no is not valid");
     return;
   }
   auto respond = rc.respond;
-  order_reply reply{[respond](order_outcome out) {
+  order_reply reply{[respond, m = ctx->metrics](order_outcome out) {
+    m->notification(out.status == 204 ? out.notified : notify_outcome::failed);
     if (out.status == 204) {
       net::http_response res{http::status::no_content, 11};
       respond.send(std::move(res));

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
 
+#include "actors/metrics.hpp"
 #include "common/time.hpp"
 #include "net/router.hpp"
 #include "net/wechatpay/credentials.hpp"
@@ -32,6 +33,9 @@ struct api_context {
   std::function<timestamp()> now = [] { return wall_clock::now(); };
   /// False until recovery re-armed every order: then 503 NOT_READY.
   const std::atomic<bool>* ready = nullptr;
+  /// Every notification is counted by outcome; the inspector reads the order
+  /// counts. Never null (a test that does not care gets its own).
+  std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
 };
 
 /// Body limit of the public routes (CONTRACTS.md §3: 64 KiB on notify).

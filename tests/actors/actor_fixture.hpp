@@ -127,7 +127,7 @@ public:
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     clock = std::make_shared<fake_clock>();
     db = open_db();
-    store = sys->spawn(store_actor, db);
+    store = sys->spawn(store_actor, db, metrics);
     wechat = sys->spawn(scripted_wechat, world);
     business = sys->spawn(scripted_business, world);
   }
@@ -156,6 +156,7 @@ public:
     auto c = clock;
     d.now_ms = [c] { return c->for_orders(); };
     d.recovery_jitter_ms = 0;
+    d.metrics = metrics;
     return d;
   }
 
@@ -163,6 +164,7 @@ public:
     timers_options o;
     auto c = clock;
     o.now_ms = [c] { return (*c)(); };
+    o.metrics = metrics;
     return o;
   }
 
@@ -308,6 +310,8 @@ public:
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<fake_clock> clock;
   std::shared_ptr<order_store> db;
+  /// Shared by the store, every order and the timers (as in paycoord).
+  std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
   caf::actor store;
   caf::actor wechat;
   caf::actor business;

@@ -54,7 +54,7 @@ TEST(store_actor_threads, concurrent_writers_get_fewer_syncs_than_writes) {
   register_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{2});
   caf::actor_system sys{cfg};
-  auto store = sys.spawn<caf::detached>(store_actor, db);
+  auto store = sys.spawn<caf::detached>(store_actor, db, std::shared_ptr<metrics>{});
   constexpr int threads = 8, per_thread = 40;
   std::atomic<int> ok{0};
   std::vector<std::thread> pool;

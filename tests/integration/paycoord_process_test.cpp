@@ -9,6 +9,7 @@
 #include "net/http_client.hpp"
 #include "demo/process.hpp"
 #include "storage/order_store.hpp"
+#include "tests/prometheus_text.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace paycoord;
@@ -116,7 +117,40 @@ TEST(paycoord_process, is_ready_after_recovery_and_exits_0_on_sigterm) {
      {{"Authorization", "Bearer sandbox-admin-token-0123456789"}}, {}});
   ASSERT_TRUE(summary);
   EXPECT_EQ(summary->status, 200) << summary->body;
-  EXPECT_NE(summary->body.find("\"PENDING\":1"), std::string::npos) << summary->body;
+  EXPECT_NE(summary->body.find("\"PENDING\":1"), std::string::npos)
+    << "the recovery scan seeds the counts: " << summary->body;
+  // The inspector page needs no token (it asks for one) and may only run
+  // its own script.
+  for (auto path : {"/admin/", "/admin/inspector.js", "/admin/inspector.css"}) {
+    auto page = client.send({"GET", admin + path, {}, {}});
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200) << path;
+    EXPECT_FALSE(page->body.empty()) << path;
+    auto csp = page->header("Content-Security-Policy");
+    ASSERT_TRUE(csp) << path;
+    EXPECT_NE(csp->find("script-src 'self'"), std::string::npos) << path;
+  }
+  auto redirect = client.send({"GET", admin + "/admin", {}, {}});
+  ASSERT_TRUE(redirect);
+  EXPECT_EQ(redirect->status, 308);
+  // Metrics: Prometheus text with the contract's metrics, ready, the order.
+  auto scraped = client.send({"GET", base + "/metrics", {}, {}});
+  ASSERT_TRUE(scraped);
+  ASSERT_EQ(scraped->status, 200);
+  ASSERT_TRUE(scraped->header("Content-Type"));
+  EXPECT_EQ(*scraped->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  auto text = parse_prometheus_text(scraped->body);
+  ASSERT_TRUE(text.ok()) << text.error;
+  EXPECT_EQ(text.value("paycoord_ready"), 1);
+  EXPECT_EQ(text.value(R"(paycoord_orders{state="PENDING"})"), 1);
+  EXPECT_EQ(text.value("paycoord_order_actors"), 1);
+  EXPECT_EQ(text.value("paycoord_timers_armed"), 1);
+  EXPECT_GE(text.value(R"(paycoord_http_connections_open{listener="metrics"})").value_or(0), 1);
+  for (auto name : {"paycoord_notifications_total", "paycoord_wechat_calls_total",
+                    "paycoord_business_callbacks_total", "paycoord_store_batches_total",
+                    "paycoord_store_batch_write_sets", "paycoord_notify_to_ack_seconds",
+                    "paycoord_actor_restarts_total"})
+    EXPECT_TRUE(text.types.count(name)) << name;
   client.close_idle_connections();
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(20s), 0) << p.output();

@@ -95,7 +95,7 @@ protected:
     register_message_types(cfg);
     cfg.set("scheduler.max-threads", size_t{2});
     sys = std::make_unique<caf::actor_system>(cfg);
-    store = sys->spawn<caf::detached>(store_actor, db);
+    store = sys->spawn<caf::detached>(store_actor, db, metrics);
     wechat = sys->spawn(scripted_wechat, world);
     business = sys->spawn(scripted_business, world);
     order_deps deps;
@@ -105,10 +105,12 @@ protected:
     deps.machine = std::make_shared<order_machine>(order_rules{
       v()["mchid"], v()["appid"], schedule_config{}});
     deps.now_ms = [] { return to_unix_ms(wall_clock::now()); };
+    deps.metrics = metrics;
     registry_options ropts;
-    ropts.spawn_timers = [](caf::local_actor* self, caf::actor target) {
+    ropts.spawn_timers = [m = metrics](caf::local_actor* self, caf::actor target) {
       timers_options t;
       t.now_ms = [] { return to_unix_ms(wall_clock::now()); };
+      t.metrics = m;
       return self->spawn(timers_actor, std::move(target), t);
     };
     registry = sys->spawn(registry_actor, deps, ropts);
@@ -135,12 +137,12 @@ protected:
              + std::chrono::seconds{offset->load()};
     };
     ctx->ready = &ready;
+    ctx->metrics = metrics;
     net::router routes;
     api::add_public_routes(routes, ctx);
     auto admin = std::make_shared<api::admin_context>();
     admin->api = ctx;
     admin->token = admin_token;
-    admin->db = db;
     api::add_admin_routes(routes, admin);
     net::http_server_options opts;
     opts.name = "public";
@@ -256,6 +258,7 @@ protected:
 
   temp_dir dir;
   std::shared_ptr<order_store> db;
+  std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
   std::shared_ptr<world_state> world = std::make_shared<world_state>();
   std::shared_ptr<std::atomic<int64_t>> clock_offset_s =
     std::make_shared<std::atomic<int64_t>>(0);

@@ -5,6 +5,7 @@
 // sealed with the vectors' platform key.
 
 #include "tests/net/api/api_fixture.hpp"
+#include "tests/prometheus_text.hpp"
 
 using namespace paycoord;
 using namespace paycoord::testing;
@@ -127,6 +128,36 @@ TEST_F(public_api_test, mismatch_is_anomaly_unknown_is_orphan_refund_is_an_event
   EXPECT_EQ(events->back().kind, "notify_event");
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(forwards(), 0);
+}
+
+TEST_F(public_api_test, every_notification_is_counted_by_its_outcome) {
+  ASSERT_EQ(send("POST", "/v1/orders", create_body(vector_id()).dump()).status, 201);
+  EXPECT_EQ(notify(v()["notification"]["body"], v()["notification"]["headers"]).status, 204);
+  EXPECT_EQ(notify(v()["notification"]["body"], v()["notification"]["headers"]).status, 204);
+  const auto& neg = v()["notification_negative"];
+  EXPECT_EQ(notify(neg["probe_signature"]["body"], neg["probe_signature"]["headers"]).status,
+            401);
+  EXPECT_EQ(notify(neg["gcm_tag_tampered"]["body"], neg["gcm_tag_tampered"]["headers"]).status,
+            400);
+  auto [fb, fh] = seal(transaction_json("FOREIGN01", 100, "1900000999"), "EV-F1");
+  EXPECT_EQ(notify(fb, fh).status, 400);
+  auto [ob, oh] = seal(transaction_json("GHOST00001", 100), "EV-O1");
+  EXPECT_EQ(notify(ob, oh).status, 204);
+  ready = false;
+  EXPECT_EQ(notify(ob, oh).status, 503);
+  auto text = parse_prometheus_text(metrics->serialize());
+  ASSERT_TRUE(text.ok()) << text.error;
+  auto count = [&](const std::string& outcome) {
+    return text.value("paycoord_notifications_total{outcome=\"" + outcome + "\"}").value_or(-1);
+  };
+  EXPECT_EQ(count("accepted"), 1);
+  EXPECT_EQ(count("duplicate"), 1);
+  EXPECT_EQ(count("rejected_signature"), 1);
+  EXPECT_EQ(count("rejected_malformed"), 1);
+  EXPECT_EQ(count("foreign_merchant"), 1);
+  EXPECT_EQ(count("orphan"), 1);
+  EXPECT_EQ(count("not_ready"), 1);
+  EXPECT_EQ(count("failed"), 0);
 }
 
 TEST_F(public_api_test, not_ready_answers_503) {

@@ -1,0 +1,331 @@
+#include "actors/metrics.hpp"
+
+#include <map>
+#include <mutex>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace paycoord {
+
+// -- labels ----------------------------------------------------------------------
+
+const char* to_string(notify_outcome x) {
+  static constexpr const char* names[] = {
+    "accepted",           "duplicate",          "anomaly",          "orphan", "event",
+    "rejected_signature", "rejected_malformed", "foreign_merchant", "failed", "not_ready",
+  };
+  return names[static_cast<size_t>(x)];
+}
+
+const char* to_string(wechat_endpoint x) {
+  static constexpr const char* names[] = {"prepay", "query", "close"};
+  return names[static_cast<size_t>(x)];
+}
+
+const char* to_string(wechat_outcome x) {
+  static constexpr const char* names[] = {"ok", "not_found", "retry_later", "failed",
+                                          "refused"};
+  return names[static_cast<size_t>(x)];
+}
+
+const char* to_string(business_outcome x) {
+  static constexpr const char* names[] = {"acked", "rejected", "no_answer", "refused"};
+  return names[static_cast<size_t>(x)];
+}
+
+namespace {
+
+constexpr size_t notify_outcomes = 10;
+constexpr size_t wechat_endpoints = 3;
+constexpr size_t wechat_outcomes = 5;
+constexpr size_t business_outcomes = 4;
+
+/// Seconds, for latencies from a millisecond of loopback to minutes of an
+/// outage.
+prometheus::Histogram::BucketBoundaries latency_buckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+}
+
+/// Payment to ack spans a notification's milliseconds and a business
+/// outage's hours (delivery never gives up).
+prometheus::Histogram::BucketBoundaries ack_buckets() {
+  return {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600};
+}
+
+prometheus::Histogram::BucketBoundaries batch_buckets() {
+  return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+}
+
+} // namespace
+
+/// The registered families and the series of every fixed label set, made
+/// once so that the hot paths only touch atomics (no map lookups, no locks).
+struct metrics::families {
+  explicit families(prometheus::Registry& r)
+    : orders(prometheus::BuildGauge()
+               .Name("paycoord_orders")
+               .Help("Orders by state (stored records)")
+               .Register(r)),
+      stuck(prometheus::BuildGauge()
+              .Name("paycoord_orders_stuck")
+              .Help("PAID orders whose delivery has failed for longer than schedule.stuck_after")
+              .Register(r)
+              .Add({})),
+      unreadable(prometheus::BuildGauge()
+                   .Name("paycoord_store_unreadable_records")
+                   .Help("Order records the recovery scan could not decode (skipped)")
+                   .Register(r)
+                   .Add({})),
+      live_actors(prometheus::BuildGauge()
+                    .Name("paycoord_order_actors")
+                    .Help("Order actors in memory")
+                    .Register(r)
+                    .Add({})),
+      timers_armed(prometheus::BuildGauge()
+                     .Name("paycoord_timers_armed")
+                     .Help("Order timers armed in the timers service")
+                     .Register(r)
+                     .Add({})),
+      restarts(prometheus::BuildCounter()
+                 .Name("paycoord_actor_restarts_total")
+                 .Help("Order actors respawned by the registry after a crash")
+                 .Register(r)
+                 .Add({})),
+      ready(prometheus::BuildGauge()
+              .Name("paycoord_ready")
+              .Help("1 once recovery has re-armed every non-terminal order")
+              .Register(r)
+              .Add({})),
+      notifications(prometheus::BuildCounter()
+                      .Name("paycoord_notifications_total")
+                      .Help("WeChat Pay notifications received, by outcome")
+                      .Register(r)),
+      wechat_calls(prometheus::BuildCounter()
+                     .Name("paycoord_wechat_calls_total")
+                     .Help("Calls to WeChat Pay, by endpoint and outcome")
+                     .Register(r)),
+      wechat_latency(prometheus::BuildHistogram()
+                       .Name("paycoord_wechat_call_duration_seconds")
+                       .Help("Duration of calls to WeChat Pay that were sent")
+                       .Register(r)),
+      business_calls(prometheus::BuildCounter()
+                       .Name("paycoord_business_callbacks_total")
+                       .Help("Paid-order callbacks to the business server, by outcome")
+                       .Register(r)),
+      business_latency(prometheus::BuildHistogram()
+                         .Name("paycoord_business_callback_duration_seconds")
+                         .Help("Duration of business callbacks that were sent")
+                         .Register(r)
+                         .Add({}, latency_buckets())),
+      notify_to_ack(prometheus::BuildHistogram()
+                      .Name("paycoord_notify_to_ack_seconds")
+                      .Help("From a verified payment synced as PAID to the business server's ack, "
+                            "by how the payment became known")
+                      .Register(r)),
+      batches(prometheus::BuildCounter()
+                .Name("paycoord_store_batches_total")
+                .Help("Synced LevelDB write batches (group commits)")
+                .Register(r)
+                .Add({})),
+      batch_failures(prometheus::BuildCounter()
+                       .Name("paycoord_store_write_failures_total")
+                       .Help("Write batches LevelDB failed (every writer in it got an error)")
+                       .Register(r)
+                       .Add({})),
+      batch_sizes(prometheus::BuildHistogram()
+                    .Name("paycoord_store_batch_write_sets")
+                    .Help("Writers sharing one synced batch")
+                    .Register(r)
+                    .Add({}, batch_buckets())),
+      sync_latency(prometheus::BuildHistogram()
+                     .Name("paycoord_store_sync_duration_seconds")
+                     .Help("Duration of one synced batch write")
+                     .Register(r)
+                     .Add({}, latency_buckets())),
+      connections(prometheus::BuildGauge()
+                    .Name("paycoord_http_connections_open")
+                    .Help("Open inbound HTTP connections, by listener")
+                    .Register(r)) {
+    for (size_t i = 0; i < state_count; ++i)
+      order_series[i] = &orders.Add({{"state", to_string(static_cast<order_state>(i))}});
+    for (size_t i = 0; i < notify_outcomes; ++i)
+      notify_series[i]
+        = &notifications.Add({{"outcome", to_string(static_cast<notify_outcome>(i))}});
+    for (size_t e = 0; e < wechat_endpoints; ++e) {
+      auto endpoint = to_string(static_cast<wechat_endpoint>(e));
+      wechat_latency_series[e] = &wechat_latency.Add({{"endpoint", endpoint}}, latency_buckets());
+      for (size_t o = 0; o < wechat_outcomes; ++o)
+        wechat_series[e][o] = &wechat_calls.Add(
+          {{"endpoint", endpoint}, {"outcome", to_string(static_cast<wechat_outcome>(o))}});
+    }
+    for (size_t o = 0; o < business_outcomes; ++o)
+      business_series[o]
+        = &business_calls.Add({{"outcome", to_string(static_cast<business_outcome>(o))}});
+    for (auto via : {paid_via::notify, paid_via::query})
+      ack_series[static_cast<size_t>(via)] = &notify_to_ack.Add({{"via", to_string(via)}},
+                                                                ack_buckets());
+  }
+
+  prometheus::Family<prometheus::Gauge>& orders;
+  prometheus::Gauge& stuck;
+  prometheus::Gauge& unreadable;
+  prometheus::Gauge& live_actors;
+  prometheus::Gauge& timers_armed;
+  prometheus::Counter& restarts;
+  prometheus::Gauge& ready;
+  prometheus::Family<prometheus::Counter>& notifications;
+  prometheus::Family<prometheus::Counter>& wechat_calls;
+  prometheus::Family<prometheus::Histogram>& wechat_latency;
+  prometheus::Family<prometheus::Counter>& business_calls;
+  prometheus::Histogram& business_latency;
+  prometheus::Family<prometheus::Histogram>& notify_to_ack;
+  prometheus::Counter& batches;
+  prometheus::Counter& batch_failures;
+  prometheus::Histogram& batch_sizes;
+  prometheus::Histogram& sync_latency;
+  prometheus::Family<prometheus::Gauge>& connections;
+
+  std::array<prometheus::Gauge*, state_count> order_series{};
+  std::array<prometheus::Counter*, notify_outcomes> notify_series{};
+  std::array<std::array<prometheus::Counter*, wechat_outcomes>, wechat_endpoints> wechat_series{};
+  std::array<prometheus::Histogram*, wechat_endpoints> wechat_latency_series{};
+  std::array<prometheus::Counter*, business_outcomes> business_series{};
+  /// By paid_via (none stays null: an ack without a known payment path).
+  std::array<prometheus::Histogram*, 3> ack_series{};
+
+  /// Listener series are added on first use (three listeners at most).
+  std::mutex connections_mutex;
+  std::map<std::string, prometheus::Gauge*> connection_series; // guarded by connections_mutex
+};
+
+metrics::metrics()
+  : registry_(std::make_shared<prometheus::Registry>()),
+    f_(std::make_unique<families>(*registry_)) {
+}
+
+metrics::~metrics() = default;
+
+// -- orders ----------------------------------------------------------------------
+
+namespace {
+
+bool counts_as_stuck(const order_record& x) {
+  return x.stuck && x.state == order_state::paid;
+}
+
+} // namespace
+
+void metrics::seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable) {
+  for (size_t i = 0; i < state_count; ++i) {
+    orders_[i] = counts[i];
+    f_->order_series[i]->Set(static_cast<double>(counts[i]));
+  }
+  stuck_ = stuck;
+  f_->stuck.Set(static_cast<double>(stuck));
+  unreadable_ = unreadable;
+  f_->unreadable.Set(static_cast<double>(unreadable));
+}
+
+void metrics::order_written(const order_record* before, const order_record& after) {
+  auto bump = [this](order_state s, int64_t by) {
+    auto i = static_cast<size_t>(s);
+    auto now = orders_[i].fetch_add(by) + by;
+    f_->order_series[i]->Set(static_cast<double>(now));
+  };
+  if (before == nullptr || before->state != after.state) {
+    if (before != nullptr)
+      bump(before->state, -1);
+    bump(after.state, +1);
+  }
+  auto stuck_delta = int64_t{counts_as_stuck(after)}
+                     - int64_t{before != nullptr && counts_as_stuck(*before)};
+  if (stuck_delta != 0)
+    f_->stuck.Set(static_cast<double>(stuck_.fetch_add(stuck_delta) + stuck_delta));
+  if (before != nullptr && before->state == order_state::paid
+      && after.state == order_state::confirmed && after.paid_recorded_at_ms > 0)
+    if (auto* h = f_->ack_series[static_cast<size_t>(after.via)])
+      h->Observe(static_cast<double>(after.confirmed_at_ms - after.paid_recorded_at_ms)
+                 / 1000.0);
+}
+
+metrics::state_counts metrics::order_counts() const {
+  state_counts out{};
+  for (size_t i = 0; i < state_count; ++i)
+    out[i] = orders_[i].load();
+  return out;
+}
+
+int64_t metrics::stuck_orders() const {
+  return stuck_.load();
+}
+
+int64_t metrics::unreadable_records() const {
+  return unreadable_.load();
+}
+
+void metrics::set_live_actors(uint64_t n) {
+  f_->live_actors.Set(static_cast<double>(n));
+}
+
+void metrics::set_timers_armed(uint64_t n) {
+  f_->timers_armed.Set(static_cast<double>(n));
+}
+
+void metrics::actor_restarted() {
+  f_->restarts.Increment();
+}
+
+void metrics::set_ready(bool ready) {
+  f_->ready.Set(ready ? 1 : 0);
+}
+
+// -- edges -------------------------------------------------------------------------
+
+void metrics::notification(notify_outcome outcome) {
+  f_->notify_series[static_cast<size_t>(outcome)]->Increment();
+}
+
+void metrics::wechat_call(wechat_endpoint endpoint, wechat_outcome outcome, int64_t latency_ms) {
+  auto e = static_cast<size_t>(endpoint);
+  f_->wechat_series[e][static_cast<size_t>(outcome)]->Increment();
+  if (outcome != wechat_outcome::refused)
+    f_->wechat_latency_series[e]->Observe(static_cast<double>(latency_ms) / 1000.0);
+}
+
+void metrics::business_callback(business_outcome outcome, int64_t latency_ms) {
+  f_->business_series[static_cast<size_t>(outcome)]->Increment();
+  if (outcome != business_outcome::refused)
+    f_->business_latency.Observe(static_cast<double>(latency_ms) / 1000.0);
+}
+
+// -- store ---------------------------------------------------------------------------
+
+void metrics::store_batch(size_t write_sets, double sync_ms, bool ok) {
+  if (!ok) {
+    f_->batch_failures.Increment();
+    return;
+  }
+  f_->batches.Increment();
+  f_->batch_sizes.Observe(static_cast<double>(write_sets));
+  f_->sync_latency.Observe(sync_ms / 1000.0);
+}
+
+void metrics::set_http_connections(const std::string& listener, uint64_t open) {
+  std::lock_guard<std::mutex> guard{f_->connections_mutex};
+  auto& series = f_->connection_series[listener];
+  if (series == nullptr)
+    series = &f_->connections.Add({{"listener", listener}});
+  series->Set(static_cast<double>(open));
+}
+
+// -- exposition ----------------------------------------------------------------------
+
+std::string metrics::serialize() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+} // namespace paycoord

@@ -1,0 +1,645 @@
+#!/usr/bin/env node
+// inspector_browser_test: the admin inspector page (web/) in a real browser.
+//
+// Starts paysim and paycoord as real processes on free loopback ports with
+// compressed schedules, makes a lost-notification order (confirmed by
+// paycoord's own verify query) and a stuck one (business server down), then
+// drives Debian's chromium through playwright-core: sign in (a wrong token
+// first), read the summary, filter and page the list, open the stuck order,
+// read its timeline, bring the business server back and press "forward now"
+// until the page shows CONFIRMED. Screenshots in $PAYCOORD_ARTIFACT_DIR: inspector.png
+// (the detail view at 1280 px), inspector-narrow.png (390 px), inspector-stuck.png.
+//
+// Plain node, no test runner: exit 0 = pass, 1 = fail (the message says why).
+// Both child processes are always killed, on failure and on timeout too.
+//
+// Environment:
+//   PAYCOORD_BIN_DIR        paycoord and paysim (default <source>/build/bin)
+//   PAYCOORD_SOURCE_DIR     the source tree (default: two folders up from here)
+//   PAYCOORD_ARTIFACT_DIR   where the screenshots go (default <source>/build/artifacts)
+//   PAYCOORD_INSPECTOR_URL  dev mode: the page's URL instead of paycoord's own
+//                           http://127.0.0.1:{admin_port}/admin/ ("{admin_port}" is
+//                           replaced), e.g. a dev server that serves web/ and
+//                           proxies api/ to paycoord's admin listener
+//   PAYCOORD_CHROMIUM       the browser (default /usr/bin/chromium)
+
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// -- settings ------------------------------------------------------------------
+
+const OVERALL_TIMEOUT_MS = 90_000;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCE_DIR = path.resolve(process.env.PAYCOORD_SOURCE_DIR || path.join(HERE, '..', '..'));
+const BIN_DIR = path.resolve(process.env.PAYCOORD_BIN_DIR || path.join(SOURCE_DIR, 'build', 'bin'));
+const ARTIFACT_DIR = path.resolve(process.env.PAYCOORD_ARTIFACT_DIR || path.join(SOURCE_DIR, 'build', 'artifacts'));
+const CHROMIUM = process.env.PAYCOORD_CHROMIUM || '/usr/bin/chromium';
+const INSPECTOR_URL = process.env.PAYCOORD_INSPECTOR_URL || '';
+
+const STUCK_AFTER_MS = 1000;
+const SCHEDULE = {
+  verify: ['200ms', '1s'],
+  verify_every: '2s',
+  userpaying_retry: '500ms',
+  default_expiry: '1h',
+  // Long on purpose: once the business server is back, the order's own retry
+  // is far away, so only "forward now" confirms it within the test.
+  forward_backoff_initial: '1m',
+  forward_backoff_max: '10m',
+  stuck_after: `${STUCK_AFTER_MS}ms`,
+  close_not_before: '0s',
+};
+
+const LOST = 'WEBT-LOST-0001'; // notification dropped: found by paycoord's query
+const PEND = 'WEBT-PEND-0001'; // never paid; its description is hostile markup
+const STUCK = 'WEBT-STUCK-0001'; // paid while the business server is down
+const STUCK_FEN = 2599;
+const HOSTILE = '<img src=x onerror="window.__inspectorXss=1"><b>bold?</b> & "quotes"';
+const TOKEN_KEY = 'paycoord.inspector.token';
+
+// -- reporting -----------------------------------------------------------------
+
+const t0 = Date.now();
+let currentStep = 'start';
+let passed = 0;
+let stepNo = 0;
+
+function log(message) {
+  const t = ((Date.now() - t0) / 1000).toFixed(1).padStart(5);
+  console.log(`[${t}s] ${message}`);
+}
+
+function check(condition, what) {
+  if (!condition) throw new Error(`check failed: ${what}`);
+  passed += 1;
+  log(`   ok  ${what}`);
+}
+
+async function step(title, fn) {
+  stepNo += 1;
+  currentStep = `${stepNo}. ${title}`;
+  log(`step ${currentStep}`);
+  return fn();
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/// Polls `probe` (async, returns a truthy value when done) every `interval` ms.
+async function waitFor(what, probe, { timeout = 15_000, interval = 100 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+      last = value;
+    } catch (e) {
+      if (e && e.fatal) throw e;
+      last = e;
+    }
+    if (Date.now() >= deadline) {
+      const why = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout / 1000} s waiting for ${what} (last: ${why})`);
+    }
+    await sleep(interval);
+  }
+}
+
+// -- child processes -----------------------------------------------------------
+
+const children = [];
+
+class Child {
+  constructor(name, args, logFile, cwd) {
+    this.name = name;
+    this.logFile = logFile;
+    this.exit = null;
+    const out = fs.openSync(logFile, 'a');
+    const env = {};
+    // paycoord rejects unknown PAYCOORD_* variables: give the children none of ours.
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PAYCOORD_')) env[k] = v;
+    this.proc = spawn(path.join(BIN_DIR, name), args, { cwd, env, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    this.exited = new Promise((resolve) => {
+      this.proc.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+      this.proc.on('error', (err) => {
+        this.exit = { code: null, signal: null, error: err.message };
+        resolve(this.exit);
+      });
+    });
+    children.push(this);
+  }
+
+  alive() {
+    return this.exit === null;
+  }
+
+  /// Throws (fatally for waitFor) when the process has ended.
+  assertAlive() {
+    if (!this.alive()) {
+      const e = new Error(`${this.name} exited early (${JSON.stringify(this.exit)}); its log:\n${tail(this.logFile)}`);
+      e.fatal = true;
+      throw e;
+    }
+  }
+
+  async stop() {
+    if (!this.alive()) return;
+    this.proc.kill('SIGTERM');
+    const done = await Promise.race([this.exited, sleep(5000).then(() => null)]);
+    if (!done && this.alive()) {
+      this.proc.kill('SIGKILL');
+      await Promise.race([this.exited, sleep(2000)]);
+    }
+  }
+}
+
+function tail(file, bytes = 4000) {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.length > bytes ? `…${text.slice(-bytes)}` : text;
+  } catch {
+    return '(no log)';
+  }
+}
+
+// Last resort: never leave a child behind, whatever ends this process.
+process.on('exit', () => {
+  for (const c of children) if (c.alive()) c.proc.kill('SIGKILL');
+});
+
+// -- HTTP ----------------------------------------------------------------------
+
+async function http(method, url, { body, token } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(5000),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, text, type: res.headers.get('content-type') || '' };
+}
+
+async function freePorts(n) {
+  // Hold every socket until all are picked, so the ports differ.
+  const servers = [];
+  const ports = [];
+  for (let i = 0; i < n; i += 1) {
+    const s = net.createServer();
+    await new Promise((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', resolve);
+    });
+    servers.push(s);
+    ports.push(s.address().port);
+  }
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+// -- the test ------------------------------------------------------------------
+
+const state = { dir: null, browser: null, failed: false, cleanedUp: false };
+
+async function cleanup() {
+  if (state.cleanedUp) return;
+  state.cleanedUp = true;
+  if (state.browser) {
+    await Promise.race([state.browser.close().catch(() => {}), sleep(5000)]);
+  }
+  await Promise.all(children.map((c) => c.stop()));
+  log(`stopped ${children.map((c) => `${c.name} (${c.exit ? c.exit.signal || `exit ${c.exit.code}` : 'still running?'})`).join(', ') || 'nothing'}`);
+  if (state.dir) {
+    if (state.failed) {
+      for (const c of children) console.log(`---- ${c.name} log (${c.logFile}) ----\n${tail(c.logFile)}`);
+      log(`kept ${state.dir} for inspection`);
+    } else {
+      fs.rmSync(state.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function fail(err, code = 1) {
+  if (state.failed) return; // the first failure (often the timeout) tells the story
+  state.failed = true;
+  console.error(`\nFAIL at step ${currentStep}: ${err && err.stack ? err.stack : err}`);
+  await cleanup();
+  console.log(`inspector_browser_test: ${passed} passed, 1 failed`);
+  process.exit(code);
+}
+
+const overall = setTimeout(() => {
+  fail(new Error(`overall timeout: the test took more than ${OVERALL_TIMEOUT_MS / 1000} s`));
+}, OVERALL_TIMEOUT_MS);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => fail(new Error(`interrupted by ${sig}`), 130));
+}
+
+async function main() {
+  let chromium;
+  await step('preflight: binaries, browser, playwright-core', async () => {
+    for (const name of ['paycoord', 'paysim']) {
+      const bin = path.join(BIN_DIR, name);
+      if (!fs.existsSync(bin)) throw new Error(`${bin} not found: build first (or set PAYCOORD_BIN_DIR)`);
+    }
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} not found: apt-get install -y --no-install-recommends chromium (or set PAYCOORD_CHROMIUM)`);
+    }
+    try {
+      ({ chromium } = await import('playwright-core'));
+    } catch (e) {
+      throw new Error(`playwright-core is not installed: run "npm ci" in ${HERE} (${e.message})`);
+    }
+    log(`   source ${SOURCE_DIR}, binaries ${BIN_DIR}, artifacts ${ARTIFACT_DIR}`);
+  });
+
+  const token = `test-admin-${crypto.randomBytes(12).toString('hex')}`;
+  const [pPublic, pAdmin, pMetrics, pWechat, pBusiness, pControl] = await freePorts(6);
+  const at = (p) => `127.0.0.1:${p}`;
+  const control = (p) => `http://${at(pControl)}${p}`;
+  const pub = (p) => `http://${at(pPublic)}${p}`;
+  const admin = (p) => `http://${at(pAdmin)}${p}`;
+
+  await step('write configs and start paysim + paycoord', async () => {
+    state.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paycoord-inspector-'));
+    const configDir = path.join(SOURCE_DIR, 'config');
+
+    const sim = JSON.parse(fs.readFileSync(path.join(configDir, 'paysim.example.json'), 'utf8'));
+    sim.listen = { wechat: at(pWechat), business: at(pBusiness), control: at(pControl) };
+    for (const k of ['merchant_public_key_file', 'platform_private_key_file']) {
+      sim.wechatpay[k] = path.resolve(configDir, sim.wechatpay[k]);
+    }
+    sim.time_factor = 0.01;
+    sim.notify.timeout = '2s';
+    const simConfig = path.join(state.dir, 'paysim.json');
+    fs.writeFileSync(simConfig, JSON.stringify(sim, null, 2));
+
+    const pc = JSON.parse(fs.readFileSync(path.join(configDir, 'paycoord.example.json'), 'utf8'));
+    pc.data_dir = path.join(state.dir, 'data');
+    pc.listen = { public: at(pPublic), admin: at(pAdmin), metrics: at(pMetrics) };
+    pc.wechatpay.base_url = `http://${at(pWechat)}`;
+    pc.wechatpay.notify_url = pub(pc.wechatpay.notify_path || '/v1/wechatpay/notify');
+    for (const k of ['merchant_private_key_file', 'platform_public_key_file']) {
+      pc.wechatpay[k] = path.resolve(configDir, pc.wechatpay[k]);
+    }
+    pc.wechatpay.timeout = '2s';
+    pc.wechatpay.rate_limit_qps = 1000;
+    pc.business.callback_url = `http://${at(pBusiness)}${sim.business.path || '/orders/paid'}`;
+    pc.business.timeout = '1s';
+    pc.schedule = { ...pc.schedule, ...SCHEDULE };
+    pc.admin = { token };
+    const pcConfig = path.join(state.dir, 'paycoord.json');
+    fs.writeFileSync(pcConfig, JSON.stringify(pc, null, 2));
+    log(`   temp dir ${state.dir}; ports public ${pPublic} admin ${pAdmin} metrics ${pMetrics} wechat ${pWechat} business ${pBusiness} control ${pControl}`);
+
+    const paysim = new Child('paysim', ['--config', simConfig], path.join(state.dir, 'paysim.log'), state.dir);
+    await waitFor('paysim control API', async () => {
+      paysim.assertAlive();
+      return (await http('GET', control('/control/report?orders=false'))).status === 200;
+    }, { timeout: 20_000 });
+    log('   paysim is up');
+
+    const paycoord = new Child('paycoord', ['--config', pcConfig], path.join(state.dir, 'paycoord.log'), state.dir);
+    await waitFor('paycoord /readyz', async () => {
+      paycoord.assertAlive();
+      return (await http('GET', `http://${at(pMetrics)}/readyz`)).status === 200;
+    }, { timeout: 30_000 });
+    log('   paycoord is ready');
+    state.paycoord = paycoord;
+    state.paysim = paysim;
+  });
+
+  const detail = async (id) => {
+    const r = await http('GET', admin(`/admin/api/orders/${encodeURIComponent(id)}`), { token });
+    if (r.status !== 200) throw new Error(`GET detail ${id}: ${r.status} ${r.text}`);
+    return r.json;
+  };
+  const publicState = async (id) => (await http('GET', pub(`/v1/orders/${encodeURIComponent(id)}`))).json?.state;
+
+  await step('create three orders through POST /v1/orders', async () => {
+    const create = async (id, total, description) => {
+      const r = await http('POST', pub('/v1/orders'), {
+        body: { out_trade_no: id, description, amount: { total, currency: 'CNY' }, payer: { openid: 'o-inspector-test' } },
+      });
+      check(r.status === 201 && r.json?.state === 'PENDING', `${id} created (201 PENDING; got ${r.status})`);
+    };
+    await create(LOST, 100, 'Monthly plan');
+    await create(PEND, 100, HOSTILE);
+    await create(STUCK, STUCK_FEN, 'Annual plan');
+  });
+
+  await step(`pay ${LOST} with its notification dropped: paycoord's verify query must confirm it`, async () => {
+    const r = await http('POST', control(`/control/orders/${LOST}/pay`), { body: { drop_notification: true } });
+    check(r.status === 200, `paysim took the payment (${r.status})`);
+    await waitFor(`${LOST} CONFIRMED`, async () => (await publicState(LOST)) === 'CONFIRMED', { timeout: 20_000 });
+    const d = await detail(LOST);
+    check(d.record.via === 'query', `${LOST} was found by a query (via ${d.record.via})`);
+    check(d.events.some((e) => e.kind === 'query' && e.detail?.trade_state === 'SUCCESS'), 'its timeline has a query answered SUCCESS');
+    const row = (await http('GET', control(`/control/orders/${LOST}`))).json;
+    check(row.notify.dropped === 1 && row.notify.attempts === 0, 'paysim never sent its notification');
+  });
+
+  await step(`take the business server down and pay ${STUCK}: its delivery must fail with 503`, async () => {
+    const down = await http('POST', control('/control/business'), { body: { up: false } });
+    check(down.status === 200 && down.json?.up === false, 'business server is down');
+    const r = await http('POST', control(`/control/orders/${STUCK}/pay`), { body: {} });
+    check(r.status === 200, `paysim took the payment (${r.status})`);
+    const d = await waitFor(`${STUCK} PAID with a failed delivery`, async () => {
+      const x = await detail(STUCK);
+      // The record and the events are read one after the other: wait for both to show it.
+      return x.record.state === 'PAID' && x.record.first_forward_failure
+        && x.events.some((e) => e.kind === 'forward' && e.detail?.status === 503) ? x : null;
+    }, { timeout: 20_000 });
+    check(Boolean(d.record.first_forward_failure), `first delivery failure recorded (${d.record.first_forward_failure})`);
+    state.firstFailure = Date.parse(d.record.first_forward_failure);
+  });
+
+  let inspectorUrl = INSPECTOR_URL ? INSPECTOR_URL.replaceAll('{admin_port}', String(pAdmin)) : admin('/admin/');
+  await step(`the inspector page is served at ${inspectorUrl}`, async () => {
+    const r = await http('GET', inspectorUrl);
+    if (r.status !== 200) {
+      throw new Error(`GET ${inspectorUrl} answered ${r.status}: ${INSPECTOR_URL ? 'is the dev server running?' : 'this paycoord does not serve the page yet (rebuild with the embedded web/ route, or set PAYCOORD_INSPECTOR_URL for dev mode)'}`);
+    }
+    check(r.type.startsWith('text/html'), `the page is HTML (${r.type})`);
+    check(r.text.includes('inspector.js') && r.text.includes('inspector.css'), 'it loads inspector.js and inspector.css');
+    const base = new URL('.', inspectorUrl);
+    for (const [file, servedAs] of [['index.html', inspectorUrl], ['inspector.js', new URL('inspector.js', base).href], ['inspector.css', new URL('inspector.css', base).href]]) {
+      const served = servedAs === inspectorUrl ? r : await http('GET', servedAs);
+      check(served.status === 200, `${servedAs} is served (${served.status})`);
+      const repo = fs.readFileSync(path.join(SOURCE_DIR, 'web', file), 'utf8');
+      if (served.text !== repo) log(`   WARNING: the served ${file} differs from web/${file} (a binary built from older web/ files?)`);
+    }
+    const noToken = await http('GET', admin('/admin/api/summary'));
+    check(noToken.status === 401, `the API itself still wants the token (${noToken.status})`);
+  });
+
+  // -- the browser -----------------------------------------------------------
+
+  const pageErrors = [];
+  const consoleErrors = [];
+  const outside = [];
+  let page;
+  await step('launch chromium and open the page', async () => {
+    state.browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const context = await state.browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
+    context.setDefaultTimeout(15_000);
+    // Everything must come from this machine: the page may load nothing else.
+    await context.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.protocol === 'data:' || ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) return route.continue();
+      outside.push(u.href);
+      return route.abort();
+    });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      // Failed fetches (401, 404, 409) are expected; script errors and CSP refusals are not.
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+    });
+    await page.goto(inspectorUrl);
+    await page.locator('#signin-view').waitFor({ state: 'visible' });
+    check(await page.locator('#app').isHidden(), 'nothing but the token prompt is shown before signing in');
+  });
+
+  const text = (sel) => page.locator(sel).first().innerText();
+  const until = (what, fn, arg, timeout = 15_000) =>
+    page.waitForFunction(fn, arg, { timeout, polling: 100 }).catch(async (e) => {
+      throw new Error(`${what}: ${e.message.split('\n')[0]}\n--- page text ---\n${(await page.locator('body').innerText().catch(() => '?')).slice(0, 3000)}`);
+    });
+
+  await step('a wrong token is refused and the prompt stays', async () => {
+    await page.fill('#token-input', 'not-the-token');
+    await page.click('#signin-submit');
+    await until('the sign-in error', () => {
+      const e = document.getElementById('signin-error');
+      return !e.hidden && /401/.test(e.textContent);
+    });
+    log(`   the page says: ${await text('#signin-error')}`);
+    check(await page.locator('#signin-view').isVisible(), 'the token prompt is still there');
+    check(await page.locator('#app').isHidden(), 'no data shown');
+    check((await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)) === null, 'the wrong token was not kept');
+  });
+
+  await step('sign in with the right token: the summary shows the counts', async () => {
+    await page.fill('#token-input', token);
+    await page.click('#signin-submit');
+    await page.locator('#app').waitFor({ state: 'visible' });
+    await until('the state counts', () => {
+      const v = (s) => document.querySelector(`[data-testid="count-${s}-value"]`)?.textContent;
+      return v('CONFIRMED') === '1' && v('PAID') === '1' && v('PENDING') === '1' && v('ANOMALY') === '0';
+    });
+    check(true, 'counts per state: PENDING 1, PAID 1, CONFIRMED 1, parked 0');
+    check((await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)) === token, 'the token is kept in sessionStorage');
+    check((await text('[data-testid="stat-ready"] dd')) === 'yes', 'ready: yes');
+    for (const key of ['live_actors', 'timers_armed', 'stuck', 'parked', 'actor_restarts', 'store_bytes', 'uptime']) {
+      const v = await text(`[data-testid="stat-${key}"] dd`);
+      check(v && v !== '?', `summary shows ${key} (${v})`);
+    }
+    check(/Live/.test(await text('#conn-status')), 'the connection status says Live');
+  });
+
+  await step('filter PAID: the stuck order is listed, the confirmed one is not', async () => {
+    await page.selectOption('#state-filter', 'PAID');
+    await until('the PAID list', (id) => {
+      const rows = [...document.querySelectorAll('[data-testid="order-row"]')];
+      return rows.length > 0 && rows.every((r) => r.dataset.state === 'PAID') && rows.some((r) => r.dataset.id === id);
+    }, STUCK);
+    check(!(await page.locator(`[data-testid="order-row"][data-id="${LOST}"]`).count()), `${LOST} (CONFIRMED) is not in the PAID list`);
+    check(/state=PAID/.test(await page.evaluate(() => location.hash)), 'the filter is in the address (#/orders?state=PAID)');
+    const row = page.locator(`[data-testid="order-row"][data-id="${STUCK}"]`);
+    check((await row.innerText()).includes('¥25.99'), 'the row shows the amount in yuan');
+  });
+
+  await step(`open ${STUCK}: record, actor and a failed delivery with HTTP 503 on the timeline`, async () => {
+    await page.locator(`[data-testid="order-row"][data-id="${STUCK}"] [data-testid="order-link"]`).click();
+    await page.locator('#detail-body').waitFor({ state: 'visible' });
+    check((await text('#detail-id')) === STUCK, 'the detail is the stuck order');
+    check((await text('#detail-badges [data-testid="state-badge"]')) === 'PAID', 'state badge PAID');
+    const amount = await text('#detail-amount');
+    check(amount.includes('¥25.99') && amount.includes('2599 fen'), `amount in yuan and fen (${amount})`);
+    check((await text('[data-testid="field-transaction_id"] dd')).trim().length > 10, 'transaction_id shown');
+    check(/notify/.test(await text('[data-testid="field-paid_via"] dd')), 'paid via notify');
+    const failed = page.locator('[data-testid="event"][data-kind="forward"][data-status="503"]').first();
+    await failed.waitFor({ state: 'visible' });
+    const failedText = await failed.innerText();
+    check(/failed/i.test(failedText) && failedText.includes('HTTP 503') && /attempt 1/.test(failedText), `the timeline shows the failed delivery: "${failedText.replace(/\s+/g, ' ')}"`);
+    check(await page.locator('[data-testid="event"][data-kind="notify"]').count() === 1, 'the timeline shows the notification received');
+    check(await page.locator('[data-testid="event"][data-kind="state"]').count() >= 1, 'the timeline shows the state change');
+    check(await page.locator('#verify-now').isDisabled(), '"Verify now" is disabled for a PAID order');
+    check(await page.locator('#forward-now').isEnabled(), '"Forward now" is enabled for a PAID order');
+    check(/forward|deliver/i.test(await text('[data-testid="field-next_action"] dd')), 'the live actor has a delivery retry armed');
+  });
+
+  await step('"forward now" while the business server is still down: the order is flagged STUCK', async () => {
+    // stuck_after counts from the first failure (given to the second): wait past it.
+    await waitFor('stuck_after to pass since the first failure', async () => Date.now() > state.firstFailure + STUCK_AFTER_MS + 1200, { timeout: 10_000 });
+    await page.click('#forward-now');
+    await until('the action result', () => document.getElementById('action-result').dataset.outcome === 'accepted');
+    log(`   the page says: ${await text('#action-result')}`);
+    await until('the STUCK badge', () => Boolean(document.querySelector('#detail-badges [data-testid="flag-stuck"]')));
+    check(true, 'STUCK badge shown');
+    check(/Stuck/.test(await text('#detail-hint')), `hint: ${await text('#detail-hint')}`);
+    check(await page.locator('[data-testid="event"][data-kind="forward"][data-status="503"]').count() >= 2, 'a second failed delivery is on the timeline');
+    check(await page.locator('[data-testid="event"][data-kind="operator"]').count() === 1, 'the operator action is on the timeline');
+    await until('the summary to count it stuck', () => document.querySelector('[data-testid="stat-stuck"] dd')?.textContent === '1'
+      && Boolean(document.querySelector('[data-testid="alert-stuck"]')), null, 12_000);
+    check(true, 'the summary counts 1 stuck order and raises the alert');
+    fs.mkdirSync(ARTIFACT_DIR, { recursive: true });
+    const shot = path.join(ARTIFACT_DIR, 'inspector-stuck.png');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: shot, fullPage: true });
+    log(`   saved ${shot}`);
+  });
+
+  await step('bring the business server back and press "forward now": the page shows CONFIRMED', async () => {
+    const up = await http('POST', control('/control/business'), { body: { up: true } });
+    check(up.status === 200 && up.json?.up === true, 'business server is up');
+    // The order's own retry is minutes away (full jitter makes "minutes" a
+    // likelihood, not a certainty): if it won the race, say so and go on.
+    let outcome = 'own-retry';
+    if ((await detail(STUCK)).record.state === 'PAID') {
+      await page.click('#forward-now'); // waits until it is enabled again
+      await until('the action result', () => ['accepted', 'refused'].includes(document.getElementById('action-result').dataset.outcome));
+      outcome = await page.locator('#action-result').getAttribute('data-outcome');
+      log(`   the page says: ${await text('#action-result')}`);
+    }
+    await until('CONFIRMED on the page', () => document.querySelector('#detail-badges [data-testid="state-badge"]')?.textContent === 'CONFIRMED', null, 15_000);
+    check(true, 'the page shows CONFIRMED');
+    if (outcome === 'accepted') {
+      check(await page.locator('[data-testid="event"][data-kind="operator"]').count() === 2, 'both operator actions are on the timeline');
+    } else {
+      log(`   NOTE: the order's own retry confirmed it before the click could (${outcome})`);
+    }
+    const acked = page.locator('[data-testid="event"][data-kind="forward"][data-acked="true"]').first();
+    await acked.waitFor({ state: 'visible' });
+    check(/acknowledged/i.test(await acked.innerText()) && (await acked.innerText()).includes('HTTP 200'), `the timeline shows the acknowledged delivery: "${(await acked.innerText()).replace(/\s+/g, ' ')}"`);
+    check(await page.locator('#detail-badges [data-testid="flag-stuck"]').count() === 0, 'no STUCK badge any more');
+    check(await page.locator('#forward-now').isDisabled() && await page.locator('#verify-now').isDisabled(), 'both actions disabled for a CONFIRMED order');
+    const row = (await http('GET', control(`/control/orders/${STUCK}`))).json;
+    check(row.business.deliveries >= 1, `the business server recorded the delivery (${row.business.deliveries})`);
+    check((await publicState(STUCK)) === 'CONFIRMED', 'paycoord says CONFIRMED too');
+  });
+
+  await step('screenshots of the detail view', async () => {
+    fs.mkdirSync(ARTIFACT_DIR, { recursive: true });
+    await until('the summary to settle', () => document.querySelector('[data-testid="stat-stuck"] dd')?.textContent === '0', null, 12_000);
+    await page.mouse.move(0, 0);
+    const wide = path.join(ARTIFACT_DIR, 'inspector.png');
+    await page.screenshot({ path: wide, fullPage: true });
+    log(`   saved ${wide}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    check(overflow <= 1, `no sideways scrolling in a 390 px window (overflow ${overflow} px)`);
+    const narrow = path.join(ARTIFACT_DIR, 'inspector-narrow.png');
+    await page.screenshot({ path: narrow, fullPage: true });
+    log(`   saved ${narrow}`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step(`search ${PEND}: hostile text stays text, "verify now" queries WeChat`, async () => {
+    await page.fill('#search-input', PEND);
+    await page.press('#search-input', 'Enter');
+    await until('the detail of the pending order', (id) => document.getElementById('detail-id')?.textContent === id
+      && !document.getElementById('detail-body').hidden, PEND);
+    check((await text('[data-testid="field-description"] dd')) === HOSTILE, 'the hostile description is shown literally');
+    check(await page.locator('#detail-view img, #detail-view b').count() === 0, 'no markup was created from it');
+    check((await page.evaluate(() => window.__inspectorXss)) === undefined, 'no script ran');
+    check(await page.locator('#verify-now').isEnabled() && await page.locator('#forward-now').isDisabled(), 'verify enabled, forward disabled for PENDING');
+    const queriesBefore = await page.locator('[data-testid="event"][data-kind="query"]').count();
+    await page.click('#verify-now');
+    await until('the verify result', () => document.getElementById('action-result').dataset.outcome === 'accepted');
+    log(`   the page says: ${await text('#action-result')}`);
+    await until('the operator verify and its query on the timeline', (n) => {
+      const ev = [...document.querySelectorAll('[data-testid="event"]')];
+      return ev.some((e) => e.dataset.kind === 'operator' && /verify now/.test(e.textContent))
+        && ev.filter((e) => e.dataset.kind === 'query').length > n;
+    }, queriesBefore);
+    check(true, 'operator verify and a new WeChat query are on the timeline');
+    check((await text('#detail-badges [data-testid="state-badge"]')) === 'PENDING', 'still PENDING (never paid)');
+  });
+
+  await step('search an unknown order: 404 said plainly', async () => {
+    await page.fill('#search-input', 'WEBT-NOPE-0001');
+    await page.press('#search-input', 'Enter');
+    await until('the not-found message', () => {
+      const e = document.getElementById('detail-error');
+      return !e.hidden && /404/.test(e.textContent);
+    });
+    log(`   the page says: ${await text('#detail-error')}`);
+    check(await page.locator('#detail-body').isHidden(), 'no stale order shown');
+  });
+
+  await step('paging: next page and back to the first', async () => {
+    await page.evaluate(() => { location.hash = '#/orders?limit=2'; });
+    const ids = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(','));
+    await until('page 1', (want) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === want, `${LOST},${PEND}`);
+    check(await page.locator('#next-page').isEnabled(), `page 1 is ${await ids()} and "next page" is enabled`);
+    await page.click('#next-page');
+    await until('page 2', (want) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === want, STUCK);
+    check(await page.locator('#next-page').isDisabled(), `page 2 is ${await ids()} and is the last`);
+    check(/page 2/.test(await text('#list-page-label')), `label: ${await text('#list-page-label')}`);
+    await page.click('#first-page');
+    await until('page 1 again', (want) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === want, `${LOST},${PEND}`);
+    check(true, 'back on the first page');
+  });
+
+  await step('a token that stops working (401) brings the prompt back', async () => {
+    await page.evaluate((k) => sessionStorage.setItem(k, 'revoked-token'), TOKEN_KEY);
+    await until('the token prompt', () => !document.getElementById('signin-view').hidden
+      && /401/.test(document.getElementById('signin-error').textContent), null, 12_000);
+    log(`   the page says: ${await text('#signin-error')}`);
+    check(await page.locator('#app').isHidden(), 'the data is hidden again');
+    await page.fill('#token-input', token);
+    await page.click('#signin-submit');
+    await page.locator('#app').waitFor({ state: 'visible' });
+    check(true, 'signed in again');
+  });
+
+  await step('sign out clears the token', async () => {
+    await page.click('#sign-out');
+    await page.locator('#signin-view').waitFor({ state: 'visible' });
+    check((await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)) === null, 'sessionStorage has no token');
+    check(await page.locator('#app').isHidden(), 'no data shown after signing out');
+  });
+
+  await step('the page stayed clean', async () => {
+    check(pageErrors.length === 0, `no uncaught script errors${pageErrors.length ? `: ${pageErrors.join(' | ')}` : ''}`);
+    check(consoleErrors.length === 0, `no console errors (CSP refusals included)${consoleErrors.length ? `: ${consoleErrors.join(' | ')}` : ''}`);
+    check(outside.length === 0, `no request left this machine${outside.length ? `: ${outside.join(', ')}` : ''}`);
+    check(state.paycoord.alive() && state.paysim.alive(), 'paycoord and paysim still running');
+  });
+}
+
+try {
+  await main();
+  clearTimeout(overall);
+  await cleanup();
+  log(`PASS in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`inspector_browser_test: ${passed} passed, 0 failed`);
+  process.exit(0);
+} catch (e) {
+  clearTimeout(overall);
+  await fail(e);
+}
