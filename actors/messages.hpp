@@ -262,6 +262,21 @@ typename Inspector::result_type inspect(Inspector& f, order_lookup& x) {
   return f(caf::meta::type_name("order_lookup"), x.found, x.record);
 }
 
+/// An order and the newest of its events, read in one store turn so that the
+/// two agree (no write lands between them).
+struct order_history {
+  bool found = false;
+  order_record record;
+  /// The newest events (at most the limit asked for), oldest first; the
+  /// order has `record.event_seq` events in all.
+  std::vector<order_event> events;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_history& x) {
+  return f(caf::meta::type_name("order_history"), x.found, x.record, x.events);
+}
+
 /// The default handler of every paycoord actor: an unexpected message is
 /// logged (naming the actor) and answered with `sec::unexpected_message`,
 /// never silently dropped.
@@ -301,6 +316,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_page))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::store_stats))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_lookup))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::order_history))
 
   CAF_ADD_ATOM(paycoord, paycoord, create_atom, "create")
   CAF_ADD_ATOM(paycoord, paycoord, notify_atom, "notify")
@@ -327,5 +343,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_ATOM(paycoord, paycoord, idle_atom, "idle")
   CAF_ADD_ATOM(paycoord, paycoord, stop_atom, "stop")
   CAF_ADD_ATOM(paycoord, paycoord, busy_atom, "busy")
+  CAF_ADD_ATOM(paycoord, paycoord, history_atom, "history")
 
 CAF_END_TYPE_ID_BLOCK(paycoord)

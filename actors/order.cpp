@@ -1,5 +1,7 @@
 #include "actors/order.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace paycoord {
@@ -43,8 +45,9 @@ void arm_or_cancel(self_ptr self) {
   auto& x = st.record;
   if (is_active(x.state) && x.action != next_action::none) {
     ++st.generation;
-    self->send(st.deps.timers, arm_timer{x.out_trade_no, x.next_due_ms,
-                                         st.generation});
+    self->send(st.deps.timers,
+               arm_timer{x.out_trade_no, std::max(x.next_due_ms, st.not_before_ms),
+                         st.generation});
   } else {
     self->send(st.deps.timers, cancel_atom_v, x.out_trade_no);
   }
@@ -102,6 +105,8 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
     .await(
       [=](bool) mutable {
         auto& st = self->state;
+        st.store_failures = 0;
+        st.not_before_ms = 0;
         auto from = st.has_record ? st.record.state : d.record.state;
         bool was_stuck = st.has_record && st.record.stuck;
         if (st.deps.metrics)
@@ -113,15 +118,24 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
                         st.record.out_trade_no, st.record.forward_attempts,
                         st.record.first_forward_failure_ms);
         st.has_record = true;
+        // A parked order needs a person: said at error level.
         if (from != st.record.state)
-          spdlog::info("event=transition out_trade_no={} from={} to={}",
-                       st.record.out_trade_no, to_string(from),
-                       to_string(st.record.state));
+          spdlog::log(is_parked(st.record.state) ? spdlog::level::err : spdlog::level::info,
+                      "event=transition out_trade_no={} from={} to={}",
+                      st.record.out_trade_no, to_string(from), to_string(st.record.state));
         next(true);
       },
       [=](caf::error& err) {
-        spdlog::error("event=store_write_failed out_trade_no={} error=\"{}\"",
-                      id, caf::to_string(err));
+        auto& st = self->state;
+        ++st.store_failures;
+        // 0.5 s doubling to a minute: the disk gets time, WeChat and the
+        // business server are not asked again for a result we cannot keep.
+        auto backoff = std::min<int64_t>(int64_t{500} << std::min<uint32_t>(st.store_failures - 1, 7),
+                                         60'000);
+        st.not_before_ms = now(self) + backoff;
+        spdlog::error("event=store_write_failed out_trade_no={} failures={} "
+                      "retry_in_ms={} error=\"{}\"",
+                      id, st.store_failures, backoff, caf::to_string(err));
         next(false);
       });
 }

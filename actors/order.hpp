@@ -49,6 +49,11 @@ struct order_actor_state {
   uint32_t restarts = 0;
   /// `idle` was sent to the registry and no `busy` since.
   bool idle_sent = false;
+  /// Store writes failed in a row; while they do, the timer is not armed
+  /// sooner than `not_before_ms` (in memory only), so a failing disk makes
+  /// an order back off instead of repeating its due call in a tight loop.
+  uint32_t store_failures = 0;
+  int64_t not_before_ms = 0;
 };
 
 /// How an order actor starts.

@@ -81,6 +81,25 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
         uint32_t limit) -> caf::result<std::vector<order_event>> {
       return to_result(self->state.db->events(out_trade_no, after, limit));
     },
+    [=](history_atom, const std::string& out_trade_no,
+        uint32_t limit) -> caf::result<order_history> {
+      // One handler, one turn of the only writer: record and events agree.
+      auto& db = *self->state.db;
+      auto x = db.get_order(out_trade_no);
+      if (!x)
+        return make_error(x.error());
+      order_history h;
+      if (!*x)
+        return h;
+      h.found = true;
+      h.record = std::move(**x);
+      auto total = h.record.event_seq;
+      auto events = db.events(out_trade_no, total > limit ? total - limit : 0, limit);
+      if (!events)
+        return make_error(events.error());
+      h.events = std::move(*events);
+      return h;
+    },
     [=](scan_atom, const std::string& after, uint32_t limit,
         const std::string& state) -> caf::result<order_page> {
       std::optional<order_state> filter;

@@ -41,6 +41,8 @@ struct store_actor_state {
 /// - `(load_atom, std::string out_trade_no)` -> `order_lookup`
 /// - `(events_atom, std::string out_trade_no, uint64_t after, uint32_t limit)`
 ///   -> `std::vector<order_event>`
+/// - `(history_atom, std::string out_trade_no, uint32_t limit)` ->
+///   `order_history`: the record and its newest `limit` events, consistent
 /// - `(scan_atom, std::string after, uint32_t limit, std::string state)`
 ///   -> `order_page` (state empty = all)
 /// - `(recover_atom)` -> `std::vector<order_record>`: every PENDING and PAID

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
@@ -224,8 +225,15 @@ int run(const checked_config& checked) {
           m->set_ready(true);
         },
         [&](caf::error& err) {
+          // Not ready for good: exit non-zero so that a supervisor
+          // (systemd's Restart=) tries again, instead of idling unready.
           spdlog::error("event=recovery_failed error=\"{}\"",
                         caf::to_string(err));
+          boost::asio::post(io, [&] {
+            signals.cancel();
+            for (auto& server : servers)
+              server->stop();
+          });
         });
   }
   io_thread.join(); // returns once the signal stopped the listeners

@@ -43,6 +43,7 @@ json event_json(const order_event& e) {
   auto detail = json::parse(e.detail, nullptr, false);
   return json{{"seq", e.seq},
               {"at", time_or_null(e.at_ms)},
+              {"at_ms", e.at_ms},
               {"kind", e.kind},
               {"detail", detail.is_discarded() ? json(e.detail) : detail}};
 }
@@ -168,43 +169,41 @@ void list_orders(const ctx_ptr& ctx, net::request_context rc) {
   });
 }
 
+/// The newest timeline events an order's detail shows (the total is
+/// `events_total`; `events_truncated` says older ones were left out).
+constexpr uint32_t detail_events = 1000;
+
 void order_detail(const ctx_ptr& ctx, net::request_context rc) {
   std::string id{rc.path_param("id")};
   auto respond = rc.respond;
   auto api = ctx->api;
   api->system->spawn([api, respond, id](caf::event_based_actor* self) {
-    self->request(api->store, caf::infinite, load_atom_v, id)
+    self->request(api->store, caf::infinite, history_atom_v, id, detail_events)
       .then(
-        [=](order_lookup& lookup) {
-          if (!lookup.found) {
+        [=](order_history& h) {
+          if (!h.found) {
             respond.send_error(404, "ORDER_NOT_FOUND", "no order " + id);
             return;
           }
-          auto record = record_json(lookup.record);
-          self->request(api->store, caf::infinite, events_atom_v, id, uint64_t{0},
-                        uint32_t{1000})
-            .then(
-              [=](std::vector<order_event>& events) {
-                json timeline = json::array();
-                for (auto& e : events)
-                  timeline.push_back(event_json(e));
-                // The live side answers through a callback (it may be none).
-                snapshot_reply reply{[respond, record, timeline](actor_snapshot s) {
-                  bool armed = s.alive && !s.next_action.empty()
-                               && s.next_action != "none";
-                  json actor{{"alive", s.alive},
+          json timeline = json::array();
+          for (auto& e : h.events)
+            timeline.push_back(event_json(e));
+          json body{{"record", record_json(h.record)},
+                    {"events", std::move(timeline)},
+                    {"events_total", h.record.event_seq},
+                    {"events_truncated", h.record.event_seq > h.events.size()}};
+          // The live side answers through a callback (it may be none).
+          snapshot_reply reply{[respond, body = std::move(body)](actor_snapshot s) mutable {
+            bool armed = s.alive && !s.next_action.empty() && s.next_action != "none";
+            body["actor"] = {{"alive", s.alive},
                              {"next_action", armed ? json(s.next_action) : json(nullptr)},
                              {"next_due", armed ? time_or_null(s.next_due_ms) : json(nullptr)},
                              {"attempts", s.attempts},
                              {"restarts", s.restarts},
                              {"in_flight", s.in_flight}};
-                  respond.send_json(200, {{"record", record},
-                                          {"actor", actor},
-                                          {"events", timeline}});
-                }};
-                self->send(api->registry, snapshot_atom_v, id, std::move(reply));
-              },
-              [respond](caf::error& e) { error_reply(respond, e); });
+            respond.send_json(200, body);
+          }};
+          self->send(api->registry, snapshot_atom_v, id, std::move(reply));
         },
         [respond](caf::error& e) { error_reply(respond, e); });
   });

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/actors/actor_fixture.hpp"
+#include "tests/storage/failing_env.hpp"
 
 using namespace paycoord;
 using namespace paycoord::testing;
@@ -177,4 +178,39 @@ TEST_F(order_actor_test, operator_actions_go_through_the_order) {
   EXPECT_EQ(ask(forward_atom_v, std::string{"NOPE99"}).status, 404u);
   auto kinds = event_kinds("A1");
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "operator"), 2);
+}
+
+TEST_F(order_actor_test, a_failing_disk_makes_the_order_back_off_not_spin) {
+  // A store of its own over an Env whose writes fail on demand. Static: the
+  // fixture closes the store after this body, and both must outlive it.
+  static failing_env env;
+  static temp_dir other;
+  store_options opts;
+  opts.env = &env;
+  auto opened = order_store::open(other.str(), opts);
+  ASSERT_TRUE(opened);
+  db = std::shared_ptr<order_store>{std::move(*opened)};
+  store = sys->spawn(store_actor, db, metrics);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  run();
+  start_registry();
+
+  ASSERT_EQ(ask(create_atom_v, new_order("F1")).status, 201u);
+  env.failing = true;
+  advance(5s); // t = 5 s, the first verify step: its result cannot be stored
+  ASSERT_EQ(world->queries.size(), 1u);
+  EXPECT_GT(env.refused.load(), 0);
+  advance(250ms); // 5.25 s
+  EXPECT_EQ(world->queries.size(), 1u) << "no query again before the backoff";
+  advance(250ms); // 5.5 s
+  EXPECT_EQ(world->queries.size(), 2u) << "retried after 0.5 s";
+  advance(750ms); // 6.25 s
+  EXPECT_EQ(world->queries.size(), 2u) << "the next backoff is 1 s";
+  env.failing = false;
+  advance(250ms); // 6.5 s
+  ASSERT_EQ(world->queries.size(), 3u);
+  auto x = stored("F1");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->verify_step, 1u) << "the schedule goes on once the disk is back";
+  EXPECT_EQ(x->queries, 1u) << "only the stored query counts";
 }

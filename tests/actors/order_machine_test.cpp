@@ -246,6 +246,19 @@ TEST(order_machine, verify_schedule_counts_from_creation_then_repeats) {
   EXPECT_EQ(x.queries, 8u);
 }
 
+TEST(order_machine, one_late_answer_covers_every_step_already_due) {
+  // paycoord was down from 4 s to 70 s after creation: the steps at 5 s,
+  // 30 s and 60 s are all overdue. One NOTPAY answers for all of them; the
+  // next query waits for the next future step instead of firing at once.
+  auto m = machine();
+  auto x = m.create(new_order("A1"), t0).record;
+  x = m.on_query(x, trade("NOTPAY"), t0 + 70'000).record;
+  EXPECT_EQ(x.action, next_action::verify);
+  EXPECT_EQ(x.verify_step, 3u);
+  EXPECT_EQ(x.next_due_ms, t0 + 70'000 + 600'000) << "verify_every from this query";
+  EXPECT_EQ(x.queries, 1u);
+}
+
 TEST(order_machine, userpaying_and_errors_retry_without_losing_the_schedule) {
   auto m = machine();
   auto x = m.create(new_order("A1"), t0).record;

@@ -70,6 +70,8 @@ TEST_F(admin_api_test, an_orders_detail_has_record_live_actor_and_timeline) {
   EXPECT_TRUE(a.contains("attempts"));
   EXPECT_EQ(a["restarts"], 0);
   ASSERT_EQ(j["events"].size(), 2u);
+  EXPECT_EQ(j["events_total"], 2);
+  EXPECT_EQ(j["events_truncated"], false);
   EXPECT_EQ(j["events"][0]["kind"], "created");
   EXPECT_EQ(j["events"][1]["kind"], "prepay");
   EXPECT_EQ(admin("GET", "/admin/api/orders/NOSUCH0001").status, 404);
@@ -108,4 +110,31 @@ TEST_F(admin_api_test, operator_actions_go_through_the_order_and_are_journaled) 
   auto f = admin("POST", "/admin/api/orders/OPERATOR01/forward");
   EXPECT_EQ(f.status, 409) << "forward is for PAID orders: " << f.body;
   EXPECT_EQ(admin("POST", "/admin/api/orders/NOSUCH0001/verify").status, 404);
+}
+
+TEST_F(admin_api_test, a_long_timeline_shows_its_newest_events_and_says_it_is_cut) {
+  // An order stuck for days has thousands of delivery attempts: the
+  // operator needs the latest ones.
+  write_set set;
+  order_record x;
+  x.out_trade_no = "LONGLIFE01";
+  x.state = order_state::confirmed;
+  x.amount_total = 100;
+  x.event_seq = 1205;
+  for (uint64_t seq = 1; seq <= x.event_seq; ++seq)
+    set.events.emplace_back(x.out_trade_no,
+                            order_event{seq, 1'700'000'000'000 + static_cast<int64_t>(seq),
+                                        "forward", "{}"});
+  set.orders.push_back(x);
+  ASSERT_TRUE(db->commit(set));
+  auto r = admin("GET", "/admin/api/orders/LONGLIFE01");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_EQ(j["events"].size(), 1000u);
+  EXPECT_EQ(j["events"].front()["seq"], 206);
+  EXPECT_EQ(j["events"].back()["seq"], 1205);
+  EXPECT_EQ(j["events"].back()["at_ms"], 1'700'000'001'205);
+  EXPECT_EQ(j["events_total"], 1205);
+  EXPECT_EQ(j["events_truncated"], true);
+  EXPECT_EQ(j["actor"]["alive"], false);
 }
