@@ -14,7 +14,6 @@
   const PAGE_SIZE = 50;
   // After an operator action the result arrives asynchronously (202): look again soon.
   const FOLLOW_UP_MS = [300, 1000, 2000, 4000];
-  const EVENTS_CAP = 1000; // GET /admin/api/orders/{id} answers at most this many events
 
   const STATES = ['PENDING', 'PAID', 'CONFIRMED', 'CLOSED', 'ANOMALY', 'ORPHAN', 'FAULTED'];
   const PARKED = new Set(['ANOMALY', 'ORPHAN', 'FAULTED']);
@@ -737,7 +736,7 @@
       field(times, key, label, r[key] ? timeNode(r[key]) : '');
     }
 
-    renderTimeline(events);
+    renderTimeline(events, data);
   }
 
   // -- timeline ----------------------------------------------------------------
@@ -825,12 +824,15 @@
     }
   }
 
-  function renderTimeline(events) {
+  function renderTimeline(events, data) {
     const list = $('timeline');
     list.replaceChildren();
     const ordered = [...events].filter((e) => e && typeof e === 'object').sort((x, y) => Number(x.seq) - Number(y.seq));
     if (app.newestFirst) ordered.reverse();
-    $('timeline-count').textContent = `(${plural(ordered.length, 'event')})`;
+    const total = data && Number.isFinite(Number(data.events_total)) ? Number(data.events_total) : ordered.length;
+    $('timeline-count').textContent = total > ordered.length
+      ? `(newest ${ordered.length} of ${total} events)`
+      : `(${plural(ordered.length, 'event')})`;
     $('timeline-order').textContent = app.newestFirst ? 'Newest first ↓ (show oldest first)' : 'Oldest first ↓ (show newest first)';
     let lastDate = null;
     for (const ev of ordered) {
@@ -857,10 +859,10 @@
       list.append(el('li', { className: `ev ev-${info.tone}`, dataset }, when, what));
     }
     if (ordered.length === 0) list.append(el('li', { className: 'empty', text: 'No events recorded.' }));
-    // The API answers the first EVENTS_CAP events of an order, oldest first.
-    if (events.length >= EVENTS_CAP) {
-      const note = el('li', { className: 'notice notice-bad', dataset: { testid: 'timeline-truncated' },
-        text: `The API returned only the first ${EVENTS_CAP} events of this order; newer ones (the latest attempts) are not shown. Check paycoord's log for the rest.` });
+    // The API answers the newest events of an order and says when older ones were left out.
+    if (data && data.events_truncated === true) {
+      const note = el('li', { className: 'notice', dataset: { testid: 'timeline-truncated' },
+        text: `Only the newest ${ordered.length} of ${total} events are shown; the older ones are kept in paycoord's store.` });
       if (app.newestFirst) list.prepend(note);
       else list.append(note);
     }
@@ -1013,7 +1015,7 @@
       } catch {
         // not kept
       }
-      if (app.detail.data) renderTimeline(Array.isArray(app.detail.data.events) ? app.detail.data.events : []);
+      if (app.detail.data) renderTimeline(Array.isArray(app.detail.data.events) ? app.detail.data.events : [], app.detail.data);
     });
     window.addEventListener('hashchange', route);
     document.addEventListener('visibilitychange', () => {
