@@ -132,15 +132,16 @@ void schedule_tick(self_ptr self) {
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  while (!st.queue.empty() && !st.idle.empty()) {
+  while ((!st.urgent.empty() || !st.queue.empty()) && !st.idle.empty()) {
     if (st.bucket && !st.bucket->try_take()) {
       schedule_tick(self);
       return;
     }
     auto worker = std::move(st.idle.back());
     st.idle.pop_back();
-    auto x = std::move(st.queue.front());
-    st.queue.pop_front();
+    auto& from = st.urgent.empty() ? st.queue : st.urgent;
+    auto x = std::move(from.front());
+    from.pop_front();
     start(self, std::move(worker), std::move(x));
   }
 }
@@ -166,10 +167,12 @@ void on_worker_down(self_ptr self, const caf::down_msg& msg) {
 void shut_down(self_ptr self, const caf::error& reason) {
   auto& st = self->state;
   spdlog::info("event=pool_stopping pool={} queued={} reason=\"{}\"",
-               st.config.name, st.queue.size(), caf::to_string(reason));
-  for (auto& x : st.queue)
-    refuse(self, x, "shutting down");
-  st.queue.clear();
+               st.config.name, st.urgent.size() + st.queue.size(), caf::to_string(reason));
+  for (auto* q : {&st.urgent, &st.queue}) {
+    for (auto& x : *q)
+      refuse(self, x, "shutting down");
+    q->clear();
+  }
   for (auto& [addr, worker] : st.workers) {
     if (worker.in_flight)
       refuse(self, *worker.in_flight, "shutting down");
@@ -193,13 +196,14 @@ caf::result<caf::message> intake(self_ptr self, caf::message_view& x) {
                  caf::to_string(request));
     return caf::sec::unexpected_message;
   }
-  if (st.queue.size() >= st.config.queue_limit) {
-    spdlog::warn("event=pool_overloaded pool={} queued={}", st.config.name,
-                 st.queue.size());
+  auto& q = st.config.is_urgent && st.config.is_urgent(request) ? st.urgent : st.queue;
+  if (q.size() >= st.config.queue_limit) {
+    spdlog::warn("event=pool_overloaded pool={} queued={} urgent={}", st.config.name,
+                 q.size(), &q == &st.urgent);
     return overloaded;
   }
   auto promise = self->make_response_promise();
-  st.queue.push_back(job{++st.next_job_id, std::move(request), promise});
+  q.push_back(job{++st.next_job_id, std::move(request), promise});
   dispatch(self);
   return promise;
 }

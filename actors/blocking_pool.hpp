@@ -42,6 +42,10 @@ struct blocking_pool_config {
   /// says "retry later" with `reason` as its error. A message that no
   /// handler matches is not one of the pool's requests.
   std::function<caf::message_handler(const std::string& reason)> refusals;
+  /// Requests for which somebody is waiting right now (a customer's prepay):
+  /// they wait in a queue of their own, which is served first, so a backlog
+  /// of background work never delays them. Empty: none are.
+  std::function<bool(const caf::message& request)> is_urgent;
 };
 
 // -- the dispatcher --------------------------------------------------------------
@@ -63,7 +67,9 @@ struct blocking_pool_state {
 
   blocking_pool_config config;
   std::optional<token_bucket> bucket;
-  /// Waiting for a worker or a token, oldest first.
+  /// Waiting for a worker or a token, oldest first; `urgent` is served
+  /// before `queue`. Each holds at most `queue_limit`.
+  std::deque<job> urgent;
   std::deque<job> queue;
   /// Every live worker by address, with the request it is running.
   std::unordered_map<caf::actor_addr, worker> workers;

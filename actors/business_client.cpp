@@ -109,7 +109,8 @@ caf::actor spawn_business_pool(caf::actor_system& system, business_pool_config c
                                       .workers = workers,
                                       .queue_limit = config.queue_limit,
                                       .make_executor = std::move(make_executor),
-                                      .refusals = std::move(refusals)});
+                                      .refusals = std::move(refusals),
+                                      .is_urgent = {}});
 }
 
 } // namespace paycoord

@@ -224,7 +224,7 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
            x.paid_recorded_at_ms,
            x.created_at_ms, x.updated_at_ms, x.confirmed_at_ms, x.action,
            x.next_due_ms, x.verify_step, x.last_query_at_ms,
-           x.closed_at_wechat, x.queries, x.forward_attempts,
+           x.closed_at_wechat, x.queries, x.query_failures, x.forward_attempts,
            x.first_forward_failure_ms, x.stuck, x.parked_reason, x.event_seq);
 }
 

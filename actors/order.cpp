@@ -364,15 +364,12 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
     st.has_record = true;
     st.record = std::move(*start.record);
     auto t = now(self);
-    if (start.recovering && st.record.next_due_ms <= t
-        && st.deps.recovery_jitter_ms > 0) {
+    if (start.recovering && st.record.next_due_ms <= t && start.jitter_ms > 0) {
       // A restart must not be a thundering herd: spread overdue timers.
       // In memory only; the stored deadline stays as it was.
       st.record.next_due_ms
-        = t + static_cast<int64_t>(std::hash<std::string>{}(
-                                     st.record.out_trade_no)
-                                   % static_cast<size_t>(
-                                     st.deps.recovery_jitter_ms));
+        = t + static_cast<int64_t>(std::hash<std::string>{}(st.record.out_trade_no)
+                                   % static_cast<size_t>(start.jitter_ms));
     }
     arm_or_cancel(self);
   }

@@ -26,7 +26,8 @@ struct order_deps {
   std::shared_ptr<const order_machine> machine;
   /// Wall clock in Unix milliseconds (a fake one in tests).
   std::function<int64_t()> now_ms;
-  /// On recovery, overdue timers are spread uniformly over this window.
+  /// On recovery, overdue timers are spread uniformly over at least this
+  /// window (see registry_options::recovery_calls_per_s).
   int64_t recovery_jitter_ms = 2000;
   /// Told about every synced record change (optional; shared by all).
   std::shared_ptr<paycoord::metrics> metrics;
@@ -62,6 +63,9 @@ struct order_start {
   uint32_t restarts = 0;              ///< crashes so far (from the registry)
   uint64_t incarnation = 0;           ///< distinguishes generations
   bool recovering = false;            ///< spread overdue timers with jitter
+  /// With `recovering`: the window overdue timers are spread over (the
+  /// registry widens it with the size of the backlog); 0 = fire at once.
+  int64_t jitter_ms = 0;
 };
 
 /// One actor per order: the state machine of order_machine.hpp, writing every

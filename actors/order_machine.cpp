@@ -135,6 +135,20 @@ int64_t order_machine::forward_backoff_ms(uint32_t failures) const {
   return std::max<int64_t>(delay, 1);
 }
 
+int64_t order_machine::query_retry_ms(uint32_t failures) const {
+  // userpaying_retry doubling per failure in a row, capped at the smaller of
+  // verify_every and 5 minutes; uniform in [half, all] of it.
+  auto base = ms(rules_.schedule.userpaying_retry);
+  auto cap = std::max(base, std::min(ms(rules_.schedule.verify_every), int64_t{300'000}));
+  auto ceiling = base;
+  for (uint32_t i = 1; i < failures && ceiling < cap; ++i)
+    ceiling *= 2;
+  ceiling = std::min(ceiling, cap);
+  return std::max<int64_t>(
+    ceiling / 2 + static_cast<int64_t>(uniform_() * static_cast<double>(ceiling - ceiling / 2)),
+    1);
+}
+
 void order_machine::schedule_next_verify(order_record& x,
                                          int64_t now_ms) const {
   // schedule.verify counts from creation; after its last step, every
@@ -410,10 +424,23 @@ order_decision order_machine::on_query(const order_record& x,
     set_state(d, order_state::closed, now_ms, "query says CLOSED");
     return d;
   }
-  if (r.outcome == query_outcome::retry_later
-      || r.outcome == query_outcome::failed || is_paying(r)) {
-    // Keep the schedule position; try the same step again soon. A request
-    // WeChat rejects as ours-wrong is retried slowly (and logged loudly).
+  if (r.outcome == query_outcome::retry_later) {
+    // No answer (429, 5xx, timeout, our own pool overloaded): keep the
+    // schedule position and ask again after a backoff that doubles with every
+    // failure in a row, with jitter, so that a WeChat outage or throttle is
+    // not met by every pending order asking again every few seconds.
+    y.query_failures = x.query_failures + 1;
+    y.next_due_ms = now_ms + query_retry_ms(y.query_failures);
+    if (y.action == next_action::verify && y.next_due_ms >= y.expire_at_ms) {
+      y.action = next_action::expire_query; // never past the expiry
+      y.next_due_ms = std::max(y.expire_at_ms, now_ms);
+    }
+    return d;
+  }
+  y.query_failures = 0;
+  if (r.outcome == query_outcome::failed || is_paying(r)) {
+    // The payer is paying: ask again soon. A request WeChat rejects as
+    // ours-wrong is retried slowly (and logged loudly).
     auto delay = r.outcome == query_outcome::failed
                    ? std::max(ms(s.userpaying_retry), int64_t{60'000})
                    : ms(s.userpaying_retry);

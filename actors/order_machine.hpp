@@ -105,6 +105,11 @@ public:
   /// Full-jitter exponential backoff for the n-th failed delivery (n >= 1).
   int64_t forward_backoff_ms(uint32_t failures) const;
 
+  /// Delay before asking again after the n-th query in a row that got no
+  /// answer (n >= 1): userpaying_retry doubling, capped at the smaller of
+  /// verify_every and 5 minutes, uniform in [half, all] of it.
+  int64_t query_retry_ms(uint32_t failures) const;
+
 private:
   order_decision refuse(const order_record& x, std::string why) const;
   order_decision accept_payment(const order_record& x, const payment_fact& f,

@@ -1,5 +1,7 @@
 #include "actors/registry.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace paycoord {
@@ -15,10 +17,10 @@ void count_live(self_ptr self) {
 
 caf::actor spawn_order(self_ptr self, const std::string& id,
                        std::optional<order_record> record, uint32_t restarts,
-                       bool recovering) {
+                       bool recovering, int64_t jitter_ms = 0) {
   auto& st = self->state;
   order_start start{std::move(record), restarts, ++st.incarnations,
-                    recovering};
+                    recovering, jitter_ms};
   auto actor = self->spawn<caf::monitored>(order_actor, st.deps,
                                            std::move(start));
   auto& entry = st.live[id];
@@ -270,14 +272,22 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
         .then(
           [=](std::vector<order_record>& records) mutable {
             auto& st = self->state;
+            // Every recovered order may be overdue: spread them over the time
+            // the rate limit needs for all of them (at least the fixed window).
+            auto jitter = st.deps.recovery_jitter_ms;
+            if (st.options.recovery_calls_per_s > 0 && jitter > 0)
+              jitter = std::max<int64_t>(
+                jitter, static_cast<int64_t>(records.size()) * 1000
+                          / st.options.recovery_calls_per_s);
             uint64_t spawned = 0;
             for (auto& x : records) {
               if (st.live.count(x.out_trade_no))
                 continue;
               auto id = x.out_trade_no;
-              spawn_order(self, id, std::move(x), 0, true);
+              spawn_order(self, id, std::move(x), 0, true, jitter);
               ++spawned;
             }
+            spdlog::info("event=recovery_spread orders={} window_ms={}", records.size(), jitter);
             st.recovered = true;
             spdlog::info("event=recovered orders={}", spawned);
             promise.deliver(spawned);

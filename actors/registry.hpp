@@ -19,6 +19,11 @@ struct registry_options {
   /// parks the order as FAULTED.
   uint32_t max_restarts = 3;
   int64_t restart_window_ms = 60'000;
+  /// Recovery spreads the overdue timers over at least as many seconds as
+  /// the backlog needs at this many calls a second (WeChat's rate limit), so
+  /// the backlog never floods the wechat pool's queue; 0 = the fixed
+  /// order_deps::recovery_jitter_ms window.
+  int64_t recovery_calls_per_s = 0;
   /// Spawns a fresh timers service targeting the registry (on start and
   /// after it crashed).
   std::function<caf::actor(caf::local_actor*, caf::actor registry)>

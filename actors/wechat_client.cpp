@@ -399,7 +399,12 @@ caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config confi
                                       .rate_limit_qps = config.wechatpay.rate_limit_qps,
                                       .now_ns = config.steady_now_ns,
                                       .make_executor = std::move(make_executor),
-                                      .refusals = std::move(refusals)});
+                                      .refusals = std::move(refusals),
+                                      // A customer waits for the prepay; the
+                                      // queries and closes are background.
+                                      .is_urgent = [](const caf::message& m) {
+                                        return m.match_element<prepay_atom>(0);
+                                      }});
 }
 
 } // namespace paycoord

@@ -3,10 +3,12 @@
 // non-terminal order, serves the listeners, and on SIGTERM/SIGINT stops
 // accepting, lets in-flight requests finish, flushes the store and exits 0.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -137,6 +139,7 @@ int run(const checked_config& checked) {
   wechat_pool_config wopts;
   wopts.wechatpay = cfg.wechatpay;
   wopts.credentials = checked.credentials;
+  wopts.workers = static_cast<size_t>(cfg.wechatpay.concurrency);
   wopts.metrics = m;
   auto wechat = spawn_wechat_pool(sys, wopts);
   business_pool_config bopts;
@@ -152,6 +155,7 @@ int run(const checked_config& checked) {
   deps.now_ms = wall_now_ms;
   deps.metrics = m;
   registry_options ropts;
+  ropts.recovery_calls_per_s = cfg.wechatpay.rate_limit_qps;
   ropts.spawn_timers = [m](caf::local_actor* self, caf::actor target) {
     timers_options topts;
     topts.now_ms = wall_now_ms;
@@ -212,7 +216,13 @@ int run(const checked_config& checked) {
     for (auto& server : servers)
       server->stop();
   });
-  std::thread io_thread{[&io] { io.run(); }};
+  // Every connection runs on its own strand, so the listeners may share a few
+  // threads: notification verification (RSA, AES-GCM) and JSAPI signing are
+  // CPU work on them.
+  std::vector<std::thread> io_threads;
+  auto io_thread_count = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+  for (unsigned i = 0; i < io_thread_count; ++i)
+    io_threads.emplace_back([&io] { io.run(); });
 
   // Recovery: every non-terminal order re-armed before /readyz says ready.
   {
@@ -236,7 +246,8 @@ int run(const checked_config& checked) {
           });
         });
   }
-  io_thread.join(); // returns once the signal stopped the listeners
+  for (auto& t : io_threads)
+    t.join(); // they return once the signal stopped the listeners
   // In-flight order work finishes its store writes; the store then exits
   // after its last sync (its mailbox is drained in order).
   stop_actors();

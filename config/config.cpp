@@ -184,6 +184,8 @@ problem check_wechatpay(const wechatpay_config& w) {
     return e;
   if (auto e = check_range("wechatpay.rate_limit_qps", w.rate_limit_qps, 1, 100000))
     return e;
+  if (auto e = check_range("wechatpay.concurrency", w.concurrency, 1, 1024))
+    return e;
   return check_positive("wechatpay.timeout", w.timeout);
 }
 

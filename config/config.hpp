@@ -41,6 +41,9 @@ struct wechatpay_config {
   duration max_clock_skew = std::chrono::minutes{5};
   int rate_limit_qps = 100;
   duration timeout = std::chrono::seconds{5};
+  /// Calls in flight at once (worker threads). rate_limit_qps is reached only
+  /// with at least qps x WeChat's latency of them (100/s x 0.15 s = 15).
+  int concurrency = 16;
 
   friend bool operator==(const wechatpay_config&, const wechatpay_config&) = default;
 };

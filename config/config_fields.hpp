@@ -44,6 +44,7 @@ void for_each_field(Config& cfg, Visitor&& visit) {
   visit("wechatpay.max_clock_skew", w.max_clock_skew, plain);
   visit("wechatpay.rate_limit_qps", w.rate_limit_qps, plain);
   visit("wechatpay.timeout", w.timeout, plain);
+  visit("wechatpay.concurrency", w.concurrency, plain);
   auto& b = cfg.business;
   visit("business.callback_url", b.callback_url, plain);
   visit("business.secret", b.secret, secret);

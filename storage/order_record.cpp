@@ -130,6 +130,7 @@ std::string encode(const order_record& x) {
     {"last_query_at_ms", x.last_query_at_ms},
     {"closed_at_wechat", x.closed_at_wechat},
     {"queries", x.queries},
+    {"query_failures", x.query_failures},
     {"forward_attempts", x.forward_attempts},
     {"first_forward_failure_ms", x.first_forward_failure_ms},
     {"stuck", x.stuck},
@@ -249,6 +250,7 @@ expected<order_record, store_error> decode_order(std::string_view key,
   r.read("last_query_at_ms", x.last_query_at_ms);
   r.read("closed_at_wechat", x.closed_at_wechat);
   r.read("queries", x.queries);
+  r.read("query_failures", x.query_failures);
   r.read("forward_attempts", x.forward_attempts);
   r.read("first_forward_failure_ms", x.first_forward_failure_ms);
   r.read("stuck", x.stuck);

@@ -104,6 +104,7 @@ struct order_record {
   int64_t last_query_at_ms = 0;
   bool closed_at_wechat = false;  // a close call succeeded
   uint32_t queries = 0;           // WeChat queries spent on this order
+  uint32_t query_failures = 0;    // in a row without an answer (429, 5xx, ...)
   uint32_t forward_attempts = 0;
   int64_t first_forward_failure_ms = 0;
   bool stuck = false;

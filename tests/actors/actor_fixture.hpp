@@ -155,7 +155,7 @@ public:
       [] { return 0.5; });
     auto c = clock;
     d.now_ms = [c] { return c->for_orders(); };
-    d.recovery_jitter_ms = 0;
+    d.recovery_jitter_ms = recovery_jitter_ms;
     d.metrics = metrics;
     return d;
   }
@@ -169,8 +169,9 @@ public:
   }
 
   /// Spawns the registry (which spawns its timers service).
-  void start_registry() {
+  void start_registry(int64_t recovery_calls_per_s = 0) {
     registry_options opts;
+    opts.recovery_calls_per_s = recovery_calls_per_s;
     auto topts = timer_options();
     opts.spawn_timers = [topts](caf::local_actor* self, caf::actor target) {
       return self->spawn(timers_actor, std::move(target), topts);
@@ -310,6 +311,8 @@ public:
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<fake_clock> clock;
   std::shared_ptr<order_store> db;
+  /// Overdue timers fire at once after recovery unless a test spreads them.
+  int64_t recovery_jitter_ms = 0;
   /// Shared by the store, every order and the timers (as in paycoord).
   std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
   caf::actor store;

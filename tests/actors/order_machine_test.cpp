@@ -272,10 +272,35 @@ TEST(order_machine, userpaying_and_errors_retry_without_losing_the_schedule) {
   y = m.on_query(x, busy, now).record;
   EXPECT_EQ(y.verify_step, 0u);
   EXPECT_EQ(y.action, next_action::verify);
-  EXPECT_EQ(y.next_due_ms, now + 5'000);
-  y = m.on_query(x, query_result{query_outcome::not_found, {}, 404, ""}, now)
+  EXPECT_EQ(y.next_due_ms, now + 3'750) << "5 s with jitter in [2.5 s, 5 s] (uniform = 0.5)";
+  EXPECT_EQ(y.query_failures, 1u);
+  y = m.on_query(y, query_result{query_outcome::not_found, {}, 404, ""}, now)
         .record;
   EXPECT_EQ(y.verify_step, 1u) << "404 is 'not paid': next step";
+  EXPECT_EQ(y.query_failures, 0u) << "an answer ends the run of failures";
+}
+
+TEST(order_machine, queries_without_an_answer_back_off_so_an_outage_is_no_herd) {
+  // WeChat throttles or fails for a while: every order asks again later and
+  // later (5 s doubling, capped at 5 min), not every 5 s.
+  auto m = machine();
+  auto x = m.create(new_order("A1"), t0).record;
+  query_result busy;
+  busy.outcome = query_outcome::retry_later;
+  busy.status = 503;
+  auto now = t0 + 5'000;
+  std::vector<int64_t> delays;
+  for (int i = 0; i < 9; ++i) {
+    x = m.on_query(x, busy, now).record;
+    delays.push_back(x.next_due_ms - now);
+    now = x.next_due_ms;
+  }
+  // Ceilings 5, 10, 20, 40, 80, 160, 300, 300, 300 s; uniform 0.5 -> 3/4.
+  EXPECT_EQ(delays, (std::vector<int64_t>{3'750, 7'500, 15'000, 30'000, 60'000, 120'000, 225'000,
+                                          225'000, 225'000}));
+  EXPECT_EQ(x.verify_step, 0u) << "the schedule position is kept";
+  EXPECT_EQ(x.queries, 9u);
+  EXPECT_EQ(m.query_retry_ms(1), 3'750);
 }
 
 TEST(order_machine, expiry_queries_closes_confirms_and_ends_closed) {

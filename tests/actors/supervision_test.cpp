@@ -134,6 +134,8 @@ TEST_F(supervision_test, recovery_re_arms_every_non_terminal_order_and_no_termin
   start_registry();
   EXPECT_EQ(request<uint64_t>(registry, recover_atom_v), 2u);
   EXPECT_EQ(live_orders(), 2u);
+  for (auto n : metrics->order_counts())
+    EXPECT_EQ(n, 1) << "the recovery scan counts every state";
   EXPECT_EQ(request<uint64_t>(current_timers(), live_atom_v), 2u);
   world->query["R_PENDING"] = paid("R_PENDING");
   advance(1s);
@@ -143,4 +145,30 @@ TEST_F(supervision_test, recovery_re_arms_every_non_terminal_order_and_no_termin
   for (auto id : {"R_CONFIRMED", "R_CLOSED", "R_ANOMALY", "R_ORPHAN", "R_FAULTED"})
     EXPECT_EQ(std::count(world->queries.begin(), world->queries.end(), id), 0)
       << id;
+}
+
+TEST_F(supervision_test, recovery_spreads_a_backlog_over_what_the_rate_limit_needs) {
+  // 400 pending orders whose first query fell due while paycoord was down;
+  // WeChat takes 100 calls a second: the backlog needs 4 s, so its timers
+  // are spread over 4 s (not the 1 s fixed window), and never more than a
+  // second's worth of calls is due in any one second.
+  auto m = deps().machine;
+  write_set set;
+  for (int i = 0; i < 400; ++i) {
+    auto x = m->create(new_order("B" + std::to_string(1000 + i)), clock->now - 60'000).record;
+    set.orders.push_back(x);
+  }
+  ASSERT_TRUE(db->commit(set));
+  recovery_jitter_ms = 1000;
+  start_registry(100);
+  EXPECT_EQ(request<uint64_t>(registry, recover_atom_v), 400u);
+  size_t before = 0;
+  for (int second = 1; second <= 4; ++second) {
+    advance(1s);
+    auto fired = world->queries.size() - before;
+    EXPECT_GT(fired, 50u) << "second " << second;
+    EXPECT_LT(fired, 150u) << "second " << second;
+    before = world->queries.size();
+  }
+  EXPECT_EQ(world->queries.size(), 400u) << "every overdue order asked once";
 }

@@ -569,6 +569,38 @@ TEST_F(wechat_client_test, a_full_queue_answers_overloaded_at_once) {
   }
 }
 
+TEST_F(wechat_client_test, a_prepay_overtakes_queued_background_calls) {
+  // A customer waits for the prepay; a backlog of verify queries must not
+  // delay it.
+  auto c = pool_config();
+  c.workers = 1;
+  auto one = start(std::move(c));
+  stub_.answer_with(notpay_for_each(true));
+  caf::scoped_actor self{*sys_};
+  std::vector<pending_call> queries;
+  queries.push_back(self->request(one, caf::infinite, query_atom_v, std::string{"U01"}));
+  ASSERT_TRUE(stub_.wait_for_requests(1));
+  for (auto id : {"U02", "U03"})
+    queries.push_back(self->request(one, caf::infinite, query_atom_v, std::string{id}));
+  auto prepay = self->request(one, caf::infinite, prepay_atom_v, order("U04"));
+  // The pool's mailbox holds U02, U03 and the prepay before U01's answer.
+  stub_.answer_with([](const seen_request& r) {
+    if (r.target == "/v3/pay/transactions/jsapi")
+      return stub_answer{200, R"({"prepay_id":"wx_U04"})", signing::valid, false};
+    return stub_answer{200, transaction(id_of(r), "NOTPAY"), signing::valid, false};
+  });
+  stub_.release();
+  for (auto& q : queries)
+    await<query_result>(q, [](query_result&) {});
+  await<call_result>(prepay, [](call_result& r) { EXPECT_EQ(r.prepay_id, "wx_U04") << r.error; });
+  auto seen = stub_.requests();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(id_of(seen[0]), "U01");
+  EXPECT_EQ(seen[1].target, "/v3/pay/transactions/jsapi") << "the prepay went first";
+  EXPECT_EQ(id_of(seen[2]), "U02");
+  EXPECT_EQ(id_of(seen[3]), "U03");
+}
+
 TEST_F(wechat_client_test, the_rate_limit_holds_calls_until_a_token_is_due) {
   auto steady = std::make_shared<std::atomic<int64_t>>(1'000'000'000);
   auto c = pool_config();

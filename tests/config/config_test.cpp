@@ -107,6 +107,7 @@ TEST(config_defaults, match_the_contract) {
   EXPECT_EQ(cfg.wechatpay.max_clock_skew, 5min);
   EXPECT_EQ(cfg.wechatpay.rate_limit_qps, 100);
   EXPECT_EQ(cfg.wechatpay.timeout, 5s);
+  EXPECT_EQ(cfg.wechatpay.concurrency, 16);
   EXPECT_EQ(cfg.business.callback_url, "http://127.0.0.1:9000/orders/paid");
   EXPECT_EQ(cfg.business.timeout, 3s);
   EXPECT_EQ(cfg.business.concurrency, 32);
@@ -459,6 +460,8 @@ TEST(config_validation, every_error_names_its_key) {
     {"wechatpay.rate_limit_qps", [](auto& c) { c.wechatpay.rate_limit_qps = 0; }},
     {"wechatpay.rate_limit_qps", [](auto& c) { c.wechatpay.rate_limit_qps = 100001; }},
     {"wechatpay.timeout", [](auto& c) { c.wechatpay.timeout = 0s; }},
+    {"wechatpay.concurrency", [](auto& c) { c.wechatpay.concurrency = 0; }},
+    {"wechatpay.concurrency", [](auto& c) { c.wechatpay.concurrency = 1025; }},
     {"business.callback_url", [](auto& c) { c.business.callback_url = "127.0.0.1:9000/paid"; }},
     {"business.secret", [](auto& c) { c.business.secret = ""; }},
     {"business.timeout", [](auto& c) { c.business.timeout = 0s; }},
