@@ -124,29 +124,36 @@ int64_t order_machine::close_not_before_ms(const order_record& x) const {
                   x.created_at_ms + ms(rules_.schedule.close_not_before));
 }
 
-int64_t order_machine::forward_backoff_ms(uint32_t failures) const {
-  // Full jitter: uniform in [0, min(cap, initial * 2^(n-1))], at least 1 ms.
-  auto cap = ms(rules_.schedule.forward_backoff_max);
-  auto ceiling = ms(rules_.schedule.forward_backoff_initial);
+namespace {
+
+/// `base` doubled for every failure in a row after the first, at most `cap`.
+int64_t doubling_ceiling(int64_t base, int64_t cap, uint32_t failures) {
+  auto ceiling = base;
   for (uint32_t i = 1; i < failures && ceiling < cap; ++i)
     ceiling *= 2;
-  ceiling = std::min(ceiling, cap);
+  return std::min(ceiling, cap);
+}
+
+} // namespace
+
+int64_t order_machine::forward_backoff_ms(uint32_t failures) const {
+  // Full jitter: uniform in [0, min(cap, initial * 2^(n-1))], at least 1 ms.
+  auto ceiling = doubling_ceiling(ms(rules_.schedule.forward_backoff_initial),
+                                  ms(rules_.schedule.forward_backoff_max), failures);
   auto delay = static_cast<int64_t>(uniform_() * static_cast<double>(ceiling));
   return std::max<int64_t>(delay, 1);
 }
 
 int64_t order_machine::query_retry_ms(uint32_t failures) const {
   // userpaying_retry doubling per failure in a row, capped at the smaller of
-  // verify_every and 5 minutes; uniform in [half, all] of it.
+  // verify_every and 5 minutes; uniform in [half, all] of it (a query is
+  // worth asking again soon: not full jitter).
   auto base = ms(rules_.schedule.userpaying_retry);
   auto cap = std::max(base, std::min(ms(rules_.schedule.verify_every), int64_t{300'000}));
-  auto ceiling = base;
-  for (uint32_t i = 1; i < failures && ceiling < cap; ++i)
-    ceiling *= 2;
-  ceiling = std::min(ceiling, cap);
+  auto ceiling = doubling_ceiling(base, cap, failures);
+  auto half = ceiling / 2;
   return std::max<int64_t>(
-    ceiling / 2 + static_cast<int64_t>(uniform_() * static_cast<double>(ceiling - ceiling / 2)),
-    1);
+    half + static_cast<int64_t>(uniform_() * static_cast<double>(ceiling - half)), 1);
 }
 
 void order_machine::schedule_next_verify(order_record& x,
