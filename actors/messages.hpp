@@ -112,6 +112,8 @@ struct timer_fired {
 /// The live side of an order, for the inspector.
 struct actor_snapshot {
   bool alive = false;
+  std::string state; ///< the actor's view (equal to the synced record's)
+  uint64_t mailbox_size = 0; ///< messages waiting behind the one it handles
   std::string next_action;
   int64_t next_due_ms = 0;
   uint32_t attempts = 0;
@@ -211,7 +213,8 @@ typename Inspector::result_type inspect(Inspector& f, timer_fired& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, actor_snapshot& x) {
-  return f(caf::meta::type_name("actor_snapshot"), x.alive, x.next_action,
+  return f(caf::meta::type_name("actor_snapshot"), x.alive, x.state, x.mailbox_size,
+           x.next_action,
            x.next_due_ms, x.attempts, x.restarts, x.in_flight);
 }
 

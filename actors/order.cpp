@@ -425,6 +425,9 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
       auto& st = self->state;
       actor_snapshot snap;
       snap.alive = true;
+      snap.mailbox_size = self->mailbox().size();
+      if (st.has_record)
+        snap.state = to_string(st.record.state);
       snap.in_flight = st.in_flight;
       snap.restarts = st.restarts;
       if (st.has_record && is_active(st.record.state)) {

@@ -725,6 +725,11 @@
     field(actor, 'attempts', attemptsLabel, a.alive ? String(a.attempts ?? 0) : '', { help: 'deliveries while PAID, WeChat queries while PENDING' });
     field(actor, 'restarts', 'Restarts', String(a.restarts ?? 0), { tone: a.restarts > 0 ? 'warn' : '' });
     field(actor, 'in_flight', 'Call in flight', a.in_flight ? 'yes' : 'no');
+    if (a.alive) {
+      field(actor, 'actor_state', 'Actor state', a.state ? String(a.state) : '—');
+      field(actor, 'mailbox_size', 'Mailbox', String(a.mailbox_size ?? 0),
+        { tone: a.mailbox_size > 100 ? 'warn' : '', help: 'messages waiting for this order actor' });
+    }
 
     const times = $('detail-times');
     times.replaceChildren();

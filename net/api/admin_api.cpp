@@ -196,6 +196,8 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
           snapshot_reply reply{[respond, body = std::move(body)](actor_snapshot s) mutable {
             bool armed = s.alive && !s.next_action.empty() && s.next_action != "none";
             body["actor"] = {{"alive", s.alive},
+                             {"state", s.alive && !s.state.empty() ? json(s.state) : json(nullptr)},
+                             {"mailbox_size", s.mailbox_size},
                              {"next_action", armed ? json(s.next_action) : json(nullptr)},
                              {"next_due", armed ? time_or_null(s.next_due_ms) : json(nullptr)},
                              {"attempts", s.attempts},

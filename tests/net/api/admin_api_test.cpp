@@ -65,6 +65,8 @@ TEST_F(admin_api_test, an_orders_detail_has_record_live_actor_and_timeline) {
   EXPECT_EQ(j["record"]["state"], "PENDING");
   auto& a = j["actor"];
   EXPECT_EQ(a["alive"], true);
+  EXPECT_EQ(a["state"], "PENDING");
+  EXPECT_EQ(a["mailbox_size"], 0);
   EXPECT_EQ(a["next_action"], "verify");
   EXPECT_TRUE(a["next_due"].is_string());
   EXPECT_TRUE(a.contains("attempts"));
