@@ -62,9 +62,16 @@ caf::message refusal(self_ptr self, caf::message& request, const std::string& re
   return answer ? std::move(*answer) : caf::message{};
 }
 
+/// Counts a refusal that really happens (`refusal` alone only builds one).
+void count_refusal(self_ptr self, const caf::message& request) {
+  if (self->state.config.on_refused)
+    self->state.config.on_refused(request);
+}
+
 void refuse(self_ptr self, job& x, const std::string& reason) {
   auto answer = refusal(self, x.request, reason);
   assert(!answer.empty());
+  count_refusal(self, x.request);
   x.promise.deliver(std::move(answer));
 }
 
@@ -96,6 +103,7 @@ void settle(self_ptr self, const caf::actor_addr& worker, uint64_t job_id,
     auto reason = "worker failed: " + caf::to_string(failed);
     spdlog::error("event=pool_job_failed pool={} error=\"{}\"", st.config.name, reason);
     answer = refusal(self, slot.in_flight->request, reason);
+    count_refusal(self, slot.in_flight->request);
     self->send_exit(slot.handle, caf::exit_reason::kill);
   } else {
     st.idle.push_back(slot.handle);
@@ -200,6 +208,7 @@ caf::result<caf::message> intake(self_ptr self, caf::message_view& x) {
   if (q.size() >= st.config.queue_limit) {
     spdlog::warn("event=pool_overloaded pool={} queued={} urgent={}", st.config.name,
                  q.size(), &q == &st.urgent);
+    count_refusal(self, request);
     return overloaded;
   }
   auto promise = self->make_response_promise();

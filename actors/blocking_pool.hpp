@@ -40,8 +40,12 @@ struct blocking_pool_config {
   /// The answers for requests the pool will not run (queue full, worker died,
   /// pool shutting down): for each request, a value of its result type that
   /// says "retry later" with `reason` as its error. A message that no
-  /// handler matches is not one of the pool's requests.
+  /// handler matches is not one of the pool's requests. Pure: the pool also
+  /// calls it just to tell whether a message is a request.
   std::function<caf::message_handler(const std::string& reason)> refusals;
+  /// Called once for every request the pool really refuses (for metrics);
+  /// optional.
+  std::function<void(const caf::message& request)> on_refused;
   /// Requests for which somebody is waiting right now (a customer's prepay):
   /// they wait in a queue of their own, which is served first, so a backlog
   /// of background work never delays them. Empty: none are.

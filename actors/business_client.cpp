@@ -94,22 +94,23 @@ caf::actor spawn_business_pool(caf::actor_system& system, business_pool_config c
       },
     };
   };
-  auto refusals = [m](const std::string& reason) {
+  auto refusals = [](const std::string& reason) {
     forward_result refused;
     refused.error = reason;
     return caf::message_handler{
-      [=](forward_atom, const forward_request&) {
-        if (m)
-          m->business_callback(business_outcome::refused, 0);
-        return refused;
-      },
+      [=](forward_atom, const forward_request&) { return refused; },
     };
+  };
+  auto on_refused = [m](const caf::message&) {
+    if (m)
+      m->business_callback(business_outcome::refused, 0);
   };
   return spawn_blocking_pool(system, {.name = "business",
                                       .workers = workers,
                                       .queue_limit = config.queue_limit,
                                       .make_executor = std::move(make_executor),
                                       .refusals = std::move(refusals),
+                                      .on_refused = std::move(on_refused),
                                       .is_urgent = {}});
 }
 

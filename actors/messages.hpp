@@ -219,6 +219,12 @@ typename Inspector::result_type inspect(Inspector& f, actor_snapshot& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, held_payment& x) {
+  return f(caf::meta::type_name("held_payment"), x.transaction_id, x.total,
+           x.payer_total, x.currency, x.paid_at_ms, x.via);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_record& x) {
   return f(caf::meta::type_name("order_record"), x.out_trade_no, x.state,
            x.description, x.amount_total, x.currency, x.payer_openid, x.attach,
@@ -227,8 +233,10 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
            x.paid_recorded_at_ms,
            x.created_at_ms, x.updated_at_ms, x.confirmed_at_ms, x.action,
            x.next_due_ms, x.verify_step, x.last_query_at_ms,
-           x.closed_at_wechat, x.queries, x.query_failures, x.forward_attempts,
-           x.first_forward_failure_ms, x.stuck, x.parked_reason, x.event_seq);
+           x.closed_at_wechat, x.close_attempts, x.queries, x.query_failures,
+           x.forward_attempts, x.first_forward_failure_ms, x.stuck,
+           x.parked_reason, x.event_seq, x.faulted_from, x.held,
+           x.resolved_at_ms, x.resolved_note);
 }
 
 template <class Inspector>
@@ -238,9 +246,15 @@ typename Inspector::result_type inspect(Inspector& f, order_event& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, orphan_event& x) {
+  return f(caf::meta::type_name("orphan_event"), x.out_trade_no,
+           x.notification_id, x.event);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_set& x) {
   return f(caf::meta::type_name("write_set"), x.orders, x.events,
-           x.notifications);
+           x.notifications, x.orphan_events);
 }
 
 template <class Inspector>
@@ -320,6 +334,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paycoord, (paycoord::store_stats))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_lookup))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_history))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::orphan_event))
 
   CAF_ADD_ATOM(paycoord, paycoord, create_atom, "create")
   CAF_ADD_ATOM(paycoord, paycoord, notify_atom, "notify")
@@ -347,5 +362,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_ATOM(paycoord, paycoord, stop_atom, "stop")
   CAF_ADD_ATOM(paycoord, paycoord, busy_atom, "busy")
   CAF_ADD_ATOM(paycoord, paycoord, history_atom, "history")
+  CAF_ADD_ATOM(paycoord, paycoord, retry_atom, "retry")
+  CAF_ADD_ATOM(paycoord, paycoord, resolve_atom, "resolve")
+  CAF_ADD_ATOM(paycoord, paycoord, reopen_atom, "reopen")
+  CAF_ADD_ATOM(paycoord, paycoord, orphans_atom, "orphans")
+  CAF_ADD_ATOM(paycoord, paycoord, fault_atom, "fault")
 
 CAF_END_TYPE_ID_BLOCK(paycoord)

@@ -100,6 +100,15 @@ struct metrics::families {
               .Help("1 once recovery has re-armed every non-terminal order")
               .Register(r)
               .Add({})),
+      store_writable(prometheus::BuildGauge()
+                       .Name("paycoord_store_writable")
+                       .Help("1 while the store can write; 0 from a failed commit until it reopened")
+                       .Register(r)
+                       .Add({})),
+      unresolved(prometheus::BuildGauge()
+                   .Name("paycoord_orders_unresolved")
+                   .Help("Parked orders (ANOMALY, ORPHAN, FAULTED) no person has resolved, by state")
+                   .Register(r)),
       notifications(prometheus::BuildCounter()
                       .Name("paycoord_notifications_total")
                       .Help("WeChat Pay notifications received, by outcome")
@@ -152,6 +161,8 @@ struct metrics::families {
                     .Register(r)) {
     for (size_t i = 0; i < state_count; ++i)
       order_series[i] = &orders.Add({{"state", to_string(static_cast<order_state>(i))}});
+    for (auto s : {order_state::anomaly, order_state::orphan, order_state::faulted})
+      unresolved_series[static_cast<size_t>(s)] = &unresolved.Add({{"state", to_string(s)}});
     for (size_t i = 0; i < notify_outcomes; ++i)
       notify_series[i]
         = &notifications.Add({{"outcome", to_string(static_cast<notify_outcome>(i))}});
@@ -177,6 +188,8 @@ struct metrics::families {
   prometheus::Gauge& timers_armed;
   prometheus::Counter& restarts;
   prometheus::Gauge& ready;
+  prometheus::Gauge& store_writable;
+  prometheus::Family<prometheus::Gauge>& unresolved;
   prometheus::Family<prometheus::Counter>& notifications;
   prometheus::Family<prometheus::Counter>& wechat_calls;
   prometheus::Family<prometheus::Histogram>& wechat_latency;
@@ -190,6 +203,8 @@ struct metrics::families {
   prometheus::Family<prometheus::Gauge>& connections;
 
   std::array<prometheus::Gauge*, state_count> order_series{};
+  /// Parked states only (the others stay null).
+  std::array<prometheus::Gauge*, state_count> unresolved_series{};
   std::array<prometheus::Counter*, notify_outcomes> notify_series{};
   std::array<std::array<prometheus::Counter*, wechat_outcomes>, wechat_endpoints> wechat_series{};
   std::array<prometheus::Histogram*, wechat_endpoints> wechat_latency_series{};
@@ -217,12 +232,20 @@ bool counts_as_stuck(const order_record& x) {
   return x.stuck && x.state == order_state::paid;
 }
 
+bool needs_a_person(const order_record& x) {
+  return is_parked(x.state) && x.resolved_at_ms == 0;
+}
+
 } // namespace
 
-void metrics::seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable) {
+void metrics::seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable,
+                          const state_counts& unresolved) {
   for (size_t i = 0; i < state_count; ++i) {
     orders_[i] = counts[i];
     f_->order_series[i]->Set(static_cast<double>(counts[i]));
+    unresolved_[i] = unresolved[i];
+    if (auto* g = f_->unresolved_series[i])
+      g->Set(static_cast<double>(unresolved[i]));
   }
   stuck_ = stuck;
   f_->stuck.Set(static_cast<double>(stuck));
@@ -241,6 +264,19 @@ void metrics::order_written(const order_record* before, const order_record& afte
       bump(before->state, -1);
     bump(after.state, +1);
   }
+  auto was_unresolved = before != nullptr && needs_a_person(*before);
+  if (was_unresolved != needs_a_person(after) || (was_unresolved && before->state != after.state)) {
+    auto move = [this](order_state s, int64_t by) {
+      auto i = static_cast<size_t>(s);
+      auto now = unresolved_[i].fetch_add(by) + by;
+      if (auto* g = f_->unresolved_series[i])
+        g->Set(static_cast<double>(now));
+    };
+    if (was_unresolved)
+      move(before->state, -1);
+    if (needs_a_person(after))
+      move(after.state, +1);
+  }
   auto stuck_delta = int64_t{counts_as_stuck(after)}
                      - int64_t{before != nullptr && counts_as_stuck(*before)};
   if (stuck_delta != 0)
@@ -256,6 +292,13 @@ metrics::state_counts metrics::order_counts() const {
   state_counts out{};
   for (size_t i = 0; i < state_count; ++i)
     out[i] = orders_[i].load();
+  return out;
+}
+
+metrics::state_counts metrics::unresolved_counts() const {
+  state_counts out{};
+  for (size_t i = 0; i < state_count; ++i)
+    out[i] = unresolved_[i].load();
   return out;
 }
 
@@ -281,6 +324,15 @@ void metrics::actor_restarted() {
 
 void metrics::set_ready(bool ready) {
   f_->ready.Set(ready ? 1 : 0);
+}
+
+void metrics::set_store_writable(bool writable) {
+  store_writable_ = writable;
+  f_->store_writable.Set(writable ? 1 : 0);
+}
+
+bool metrics::store_writable() const {
+  return store_writable_.load();
 }
 
 // -- edges -------------------------------------------------------------------------

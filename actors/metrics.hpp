@@ -87,8 +87,10 @@ public:
   // -- orders ------------------------------------------------------------------
 
   /// The counts found by the recovery scan (all states), the stuck orders
-  /// among them and the records that did not decode.
-  void seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable);
+  /// among them, the records that did not decode, and the parked orders no
+  /// person has resolved (by state).
+  void seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable,
+                   const state_counts& unresolved = {});
 
   /// A record change that is now synced. `before` is null for an order that
   /// did not exist. Also observes notify-to-ack latency when `after` is the
@@ -96,6 +98,8 @@ public:
   void order_written(const order_record* before, const order_record& after);
 
   state_counts order_counts() const;
+  /// Parked orders (ANOMALY, ORPHAN, FAULTED) no person has resolved yet.
+  state_counts unresolved_counts() const;
   int64_t stuck_orders() const;
   int64_t unreadable_records() const;
 
@@ -104,6 +108,10 @@ public:
   void set_timers_armed(uint64_t n);
   void actor_restarted();
   void set_ready(bool ready);
+  /// The store can write (false from a failed commit until it reopened);
+  /// /readyz is not ready while it cannot.
+  void set_store_writable(bool writable);
+  bool store_writable() const;
 
   // -- edges --------------------------------------------------------------------
 
@@ -138,8 +146,10 @@ private:
   // The exact counts behind the gauges (a gauge is a double; these are the
   // integers the inspector shows).
   std::array<std::atomic<int64_t>, state_count> orders_{};
+  std::array<std::atomic<int64_t>, state_count> unresolved_{};
   std::atomic<int64_t> stuck_{0};
   std::atomic<int64_t> unreadable_{0};
+  std::atomic<bool> store_writable_{true};
 };
 
 } // namespace paycoord

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/text.hpp"
 
 namespace paycoord {
 
@@ -83,6 +86,7 @@ void settle(self_ptr self) {
 template <class F>
 void commit(self_ptr self, order_decision d, std::string notification_id,
             F next) {
+  self->state.last_write_skipped = false;
   if (!d.legal) {
     spdlog::warn("event=refused out_trade_no={} state={} why=\"{}\"",
                  d.record.out_trade_no, to_string(d.record.state), d.refusal);
@@ -103,10 +107,17 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
   self->request(self->state.deps.store, caf::infinite, write_atom_v,
                 std::move(set))
     .await(
-      [=](bool) mutable {
+      [=](bool applied) mutable {
         auto& st = self->state;
         st.store_failures = 0;
         st.not_before_ms = 0;
+        st.last_write_skipped = !applied;
+        if (!applied) {
+          // A redelivered notification: the store skipped the write; the
+          // durable state is what we have.
+          next(true);
+          return;
+        }
         auto from = st.has_record ? st.record.state : d.record.state;
         bool was_stuck = st.has_record && st.record.stuck;
         if (st.deps.metrics)
@@ -136,7 +147,25 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
         spdlog::error("event=store_write_failed out_trade_no={} failures={} "
                       "retry_in_ms={} error=\"{}\"",
                       id, st.store_failures, backoff, caf::to_string(err));
-        next(false);
+        // A failed sync may still have reached the disk (LevelDB replays its
+        // log on reopen): read back what is durable before deciding again,
+        // so the next write does not build on a stale record.
+        self->request(st.deps.store, caf::infinite, load_atom_v, id)
+          .await(
+            [=](order_lookup& lookup) {
+              auto& st = self->state;
+              if (lookup.found && (!st.has_record || !(lookup.record == st.record))) {
+                if (st.deps.metrics)
+                  st.deps.metrics->order_written(st.has_record ? &st.record : nullptr,
+                                                 lookup.record);
+                spdlog::warn("event=store_write_landed out_trade_no={} state={}", id,
+                             to_string(lookup.record.state));
+                st.record = std::move(lookup.record);
+                st.has_record = true;
+              }
+              next(false);
+            },
+            [=](caf::error&) { next(false); });
       });
 }
 
@@ -296,10 +325,42 @@ notify_outcome classify(std::optional<order_state> before, bool payment,
   return notify_outcome::duplicate;
 }
 
+/// A verified non-payment event for an order we do not have: kept as an
+/// orphan event, which creates no record and so blocks no later create.
+void on_orphan_event(self_ptr self, const verified_notification& n, order_reply reply) {
+  auto& st = self->state;
+  spdlog::warn("event=orphan_event out_trade_no={} id={} type={}", n.fact.out_trade_no,
+               log_text(n.notification_id, 128), log_text(n.event_type, 64));
+  write_set set;
+  order_event e{0, now(self), "notify_event",
+                json_text(nlohmann::json{{"id", n.notification_id},
+                                         {"event_type", n.event_type},
+                                         {"resource", n.plaintext}})};
+  set.orphan_events.push_back({n.fact.out_trade_no, n.notification_id, std::move(e)});
+  set.notifications.emplace_back(n.notification_id, n.fact.out_trade_no);
+  self->request(st.deps.store, caf::infinite, write_atom_v, std::move(set))
+    .await(
+      [=](bool) {
+        reply(order_outcome{204, {}, {}, false, {}, notify_outcome::orphan});
+        settle(self);
+      },
+      [=](caf::error& err) {
+        spdlog::error("event=store_write_failed out_trade_no={} error=\"{}\"",
+                      n.fact.out_trade_no, caf::to_string(err));
+        reply(failure(500, "FAIL", "event could not be saved"));
+        settle(self);
+      });
+}
+
 void on_notify(self_ptr self, const verified_notification& n,
                order_reply reply) {
   auto& st = self->state;
   const auto& machine = *st.deps.machine;
+  bool payment = n.is_payment && n.fact.trade_state == "SUCCESS";
+  if (!st.has_record && !payment) {
+    on_orphan_event(self, n, std::move(reply));
+    return;
+  }
   std::optional<order_state> before;
   if (st.has_record)
     before = st.record.state;
@@ -309,25 +370,28 @@ void on_notify(self_ptr self, const verified_notification& n,
     spdlog::warn("event=orphan_notification out_trade_no={} id={} type={}",
                  n.fact.out_trade_no, n.notification_id, n.event_type);
   auto effect = d.effect;
-  bool payment = n.is_payment && n.fact.trade_state == "SUCCESS";
   commit(self, std::move(d), n.notification_id, [=](bool ok) {
     // Success only once the resulting state is synced; otherwise 500 makes
     // WeChat retry.
-    if (ok)
+    if (!ok) {
+      reply(failure(500, "FAIL", "state could not be saved"));
+    } else if (self->state.last_write_skipped) {
+      reply(order_outcome{204, {}, {}, false, {}, notify_outcome::duplicate});
+    } else {
       reply(order_outcome{204, {}, {}, false, {},
                           classify(before, payment, self->state.record.state)});
-    else
-      reply(failure(500, "FAIL", "state could not be saved"));
-    if (ok)
       run_effect(self, effect);
+    }
     settle(self);
   });
 }
 
 // -- operator ------------------------------------------------------------------
 
+/// An operator's action: 404 without an order, 409 INVALID_STATE when the
+/// machine refuses it, else `success_status` with the record once durable.
 template <class Decide>
-void on_operator(self_ptr self, order_reply reply, Decide decide) {
+void on_operator(self_ptr self, order_reply reply, unsigned success_status, Decide decide) {
   auto& st = self->state;
   if (!st.has_record) {
     reply(failure(404, "ORDER_NOT_FOUND", "no such order"));
@@ -345,7 +409,7 @@ void on_operator(self_ptr self, order_reply reply, Decide decide) {
     if (!ok) {
       reply(failure(500, "STORE_FAILED", "operator event could not be saved"));
     } else {
-      reply(with_record(self, 202));
+      reply(with_record(self, success_status));
       run_effect(self, effect);
     }
     settle(self);
@@ -396,15 +460,27 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
       settle(self);
     },
     [=](verify_atom, order_reply& reply) {
-      on_operator(self, std::move(reply),
+      on_operator(self, std::move(reply), 202,
                   [](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_verify(x, t);
                   });
     },
     [=](forward_atom, order_reply& reply) {
-      on_operator(self, std::move(reply),
+      on_operator(self, std::move(reply), 202,
                   [](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_forward(x, t);
+                  });
+    },
+    [=](retry_atom, order_reply& reply) {
+      on_operator(self, std::move(reply), 200,
+                  [](const order_machine& m, const order_record& x, int64_t t) {
+                    return m.on_operator_retry(x, t);
+                  });
+    },
+    [=](resolve_atom, const std::string& note, order_reply& reply) {
+      on_operator(self, std::move(reply), 200,
+                  [note](const order_machine& m, const order_record& x, int64_t t) {
+                    return m.on_operator_resolve(x, note, t);
                   });
     },
     [=](stop_atom) {

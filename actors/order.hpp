@@ -55,6 +55,9 @@ struct order_actor_state {
   /// an order back off instead of repeating its due call in a tight loop.
   uint32_t store_failures = 0;
   int64_t not_before_ms = 0;
+  /// The last commit was skipped by the store: its notification id had
+  /// been processed before (nothing was written).
+  bool last_write_skipped = false;
 };
 
 /// How an order actor starts.
@@ -85,6 +88,8 @@ struct order_start {
 /// - `(notify_atom, verified_notification, order_reply)`: 204 once durable
 /// - `(timer_atom, uint64_t generation)`: the armed action is due
 /// - `(verify_atom, order_reply)`, `(forward_atom, order_reply)`: operator
+///   (202); `(retry_atom, order_reply)`, `(resolve_atom, std::string note,
+///   order_reply)`: CONTRACTS.md §11 (200 with the record, 409 INVALID_STATE)
 /// - `(rearm_atom, caf::actor timers)`: the timers service was restarted
 /// - `(snapshot_atom, snapshot_reply)`: the live side for the inspector
 /// - `(stop_atom)`: the registry's leave to stop (see above)

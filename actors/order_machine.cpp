@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.hpp"
+
 namespace paycoord {
 
 namespace {
@@ -13,6 +15,19 @@ using json = nlohmann::json;
 
 int64_t ms(duration d) {
   return d.count();
+}
+
+/// Error texts come from peers (WeChat's messages are often long Chinese):
+/// events keep at most this many bytes of them, cut on a character boundary.
+constexpr size_t max_error_text = 512;
+
+/// Renumbers `d.events` after `x.event_seq` (when an event was put first).
+void renumber(order_decision& d, const order_record& x) {
+  auto seq = x.event_seq;
+  for (auto& e : d.events)
+    e.seq = ++seq;
+  d.record.event_seq = seq;
+  d.persist = true;
 }
 
 bool is_not_paid(const query_result& r) {
@@ -34,7 +49,7 @@ bool says(const query_result& r, std::string_view state) {
   return r.outcome == query_outcome::trade_state && r.fact.trade_state == state;
 }
 
-std::string query_detail(const query_result& r, next_action during) {
+json query_detail(const query_result& r, next_action during) {
   json j{{"during", to_string(during)}, {"status", r.status}};
   switch (r.outcome) {
     case query_outcome::trade_state:
@@ -46,14 +61,14 @@ std::string query_detail(const query_result& r, next_action during) {
       j["trade_state"] = "ORDER_NOT_EXIST";
       break;
     case query_outcome::retry_later:
-      j["error"] = r.error;
+      j["error"] = utf8_prefix(r.error, max_error_text);
       j["retry"] = true;
       break;
     case query_outcome::failed:
-      j["error"] = r.error;
+      j["error"] = utf8_prefix(r.error, max_error_text);
       break;
   }
-  return j.dump();
+  return j;
 }
 
 } // namespace
@@ -94,13 +109,13 @@ order_decision order_machine::refuse(const order_record& x,
 }
 
 void order_machine::add_event(order_decision& d, int64_t now_ms,
-                              std::string kind, std::string detail) const {
+                              std::string kind, const json& detail) const {
   d.persist = true;
   order_event e;
   e.seq = ++d.record.event_seq;
   e.at_ms = now_ms;
   e.kind = std::move(kind);
-  e.detail = std::move(detail);
+  e.detail = json_text(detail); // peer text may be any bytes: never throws
   d.events.push_back(std::move(e));
 }
 
@@ -115,8 +130,7 @@ void order_machine::set_state(order_decision& d, order_state to,
   }
   add_event(d, now_ms, "state",
             json{{"from", to_string(from)}, {"to", to_string(to)},
-                 {"why", std::move(why)}}
-              .dump());
+                 {"why", std::move(why)}});
 }
 
 int64_t order_machine::close_not_before_ms(const order_record& x) const {
@@ -201,8 +215,7 @@ order_decision order_machine::create(const create_order& req,
   add_event(d, now_ms, "created",
             json{{"amount_total", x.amount_total},
                  {"currency", x.currency},
-                 {"expire_at_ms", x.expire_at_ms}}
-              .dump());
+                 {"expire_at_ms", x.expire_at_ms}});
   return d;
 }
 
@@ -225,11 +238,10 @@ order_decision order_machine::on_prepay(const order_record& x,
     d.record.prepay_id = r.prepay_id;
     d.record.updated_at_ms = now_ms;
     add_event(d, now_ms, "prepay",
-              json{{"ok", true}, {"prepay_id", r.prepay_id}}.dump());
+              json{{"ok", true}, {"prepay_id", r.prepay_id}});
   } else {
     add_event(d, now_ms, "prepay",
-              json{{"ok", false}, {"status", r.status}, {"error", r.error}}
-                .dump());
+              json{{"ok", false}, {"status", r.status}, {"error", r.error}});
   }
   return d;
 }
@@ -249,23 +261,31 @@ order_decision order_machine::accept_payment(const order_record& x,
       return d;
     case order_state::anomaly:
     case order_state::orphan:
-    case order_state::faulted:
-      // Parked: keep the fact on the timeline, move nothing.
+    case order_state::faulted: {
+      // Parked: nothing moves until a person acts. The fact is kept on the
+      // timeline, and a FAULTED order holds it for the operator's retry.
+      if (f.transaction_id == x.transaction_id
+          || f.transaction_id == x.held.transaction_id)
+        return d; // known already: a redelivery costs nothing
+      if (x.state == order_state::faulted && x.held.transaction_id.empty())
+        d.record.held = held_payment{f.transaction_id, f.total, f.payer_total,
+                                     f.currency, f.success_time_ms, via};
       add_event(d, now_ms, "payment_parked",
                 json{{"source", source},
                      {"transaction_id", f.transaction_id},
-                     {"total", f.total}}
-                  .dump());
+                     {"total", f.total},
+                     {"held", x.state == order_state::faulted}});
       return d;
+    }
     case order_state::pending:
     case order_state::closed:
       break;
   }
   auto& r = d.record;
   if (f.total != x.amount_total || f.currency != x.currency) {
-    r.parked_reason = "paid " + std::to_string(f.total) + " " + f.currency
-                      + ", order is " + std::to_string(x.amount_total) + " "
-                      + x.currency;
+    r.parked_reason = "paid " + std::to_string(f.total) + " "
+                      + utf8_prefix(f.currency, 16) + ", order is "
+                      + std::to_string(x.amount_total) + " " + x.currency;
     r.transaction_id = f.transaction_id;
     r.payer_total = f.payer_total;
     r.paid_at_ms = f.success_time_ms;
@@ -291,71 +311,54 @@ order_decision order_machine::accept_payment(const order_record& x,
 order_decision order_machine::on_notify(const order_record& x,
                                         const verified_notification& n,
                                         int64_t now_ms) const {
-  if (!n.is_payment) {
+  if (!n.is_payment || n.fact.trade_state != "SUCCESS") {
     // Refunds and other events: durable on the timeline, never a payment.
     order_decision d;
     d.record = x;
-    add_event(d, now_ms, "notify_event",
-              json{{"id", n.notification_id},
-                   {"event_type", n.event_type},
-                   {"resource", n.plaintext}}
-                .dump());
-    return d;
-  }
-  if (n.fact.trade_state != "SUCCESS") {
-    order_decision d;
-    d.record = x;
-    add_event(d, now_ms, "notify_event",
-              json{{"id", n.notification_id},
-                   {"event_type", n.event_type},
-                   {"trade_state", n.fact.trade_state}}
-                .dump());
+    json detail{{"id", n.notification_id}, {"event_type", n.event_type}};
+    if (n.is_payment)
+      detail["trade_state"] = n.fact.trade_state;
+    else
+      detail["resource"] = n.plaintext;
+    add_event(d, now_ms, "notify_event", detail);
     return d;
   }
   auto d = accept_payment(x, n.fact, paid_via::notify, now_ms, "notify");
-  if (d.persist || x.state == order_state::pending)
+  if (d.persist || x.state == order_state::pending) {
+    // The notify event comes first on the timeline.
     d.events.insert(d.events.begin(),
                     order_event{0, now_ms, "notify",
-                                json{{"id", n.notification_id},
-                                     {"transaction_id",
-                                      n.fact.transaction_id},
-                                     {"total", n.fact.total}}
-                                  .dump()});
-  // Renumber: the notify event comes first on the timeline.
-  if (!d.events.empty()) {
-    d.persist = true;
-    auto seq = x.event_seq;
-    for (auto& e : d.events)
-      e.seq = ++seq;
-    d.record.event_seq = seq;
+                                json_text(json{{"id", n.notification_id},
+                                               {"transaction_id", n.fact.transaction_id},
+                                               {"total", n.fact.total}})});
+    renumber(d, x);
   }
   return d;
 }
 
 order_decision order_machine::orphan(const verified_notification& n,
                                      int64_t now_ms) const {
+  if (!n.is_payment || n.fact.trade_state != "SUCCESS")
+    return refuse(order_record{}, "only a verified payment makes an ORPHAN "
+                                  "record; other events are orphan events");
   order_decision d;
   auto& x = d.record;
   x.out_trade_no = n.fact.out_trade_no;
   x.state = order_state::orphan;
+  x.action = next_action::none;
   x.created_at_ms = now_ms;
   x.updated_at_ms = now_ms;
   x.currency = n.fact.currency;
-  x.parked_reason = n.is_payment ? "verified payment for an unknown order"
-                                 : "verified " + n.event_type
-                                     + " for an unknown order";
-  if (n.is_payment) {
-    x.transaction_id = n.fact.transaction_id;
-    x.amount_total = n.fact.total;
-    x.payer_total = n.fact.payer_total;
-    x.paid_at_ms = n.fact.success_time_ms;
-    x.via = paid_via::notify;
-  }
-  add_event(d, now_ms, n.is_payment ? "notify" : "notify_event",
+  x.parked_reason = "verified payment for an unknown order";
+  x.transaction_id = n.fact.transaction_id;
+  x.amount_total = n.fact.total;
+  x.payer_total = n.fact.payer_total;
+  x.paid_at_ms = n.fact.success_time_ms;
+  x.via = paid_via::notify;
+  add_event(d, now_ms, "notify",
             json{{"id", n.notification_id},
                  {"event_type", n.event_type},
-                 {"resource", n.plaintext}}
-              .dump());
+                 {"resource", n.plaintext}});
   return d;
 }
 
@@ -389,8 +392,7 @@ order_decision order_machine::on_timer(const order_record& x,
 order_decision order_machine::on_query(const order_record& x,
                                        const query_result& r,
                                        int64_t now_ms) const {
-  if (r.outcome == query_outcome::trade_state && r.fact.trade_state == "SUCCESS")
-    {
+  if (says(r, "SUCCESS")) {
     // A signed SUCCESS is a payment whatever state we are in: money that
     // arrived is never dropped.
     auto d = accept_payment(x, r.fact, paid_via::query, now_ms, "query");
@@ -399,17 +401,16 @@ order_decision order_machine::on_query(const order_record& x,
       d.record.last_query_at_ms = now_ms;
       d.events.insert(d.events.begin(),
                       order_event{0, now_ms, "query",
-                                  query_detail(r, x.action)});
-      auto seq = x.event_seq;
-      for (auto& e : d.events)
-        e.seq = ++seq;
-      d.record.event_seq = seq;
-      d.persist = true;
+                                  json_text(query_detail(r, x.action))});
+      renumber(d, x);
     }
     return d;
   }
-  if (x.state != order_state::pending) {
-    order_decision d; // a stale result: the order moved on meanwhile
+  bool refund_of_unpaid = says(r, "REFUND") && x.state == order_state::closed;
+  if (x.state != order_state::pending && !refund_of_unpaid) {
+    // A stale result: the order moved on meanwhile. REFUND for a PAID or
+    // CONFIRMED order is normal: it was paid.
+    order_decision d;
     d.record = x;
     return d;
   }
@@ -422,8 +423,10 @@ order_decision order_machine::on_query(const order_record& x,
   add_event(d, now_ms, "query", query_detail(r, x.action));
   const auto& s = rules_.schedule;
   if (says(r, "REFUND")) {
+    // Paid and refunding, but we never saw the payment (PENDING, or CLOSED
+    // by a close that came too late): a person decides.
     y.transaction_id = r.fact.transaction_id;
-    y.parked_reason = "WeChat reports REFUND: paid but refunding";
+    y.parked_reason = "WeChat reports REFUND for an order paycoord saw unpaid";
     set_state(d, order_state::anomaly, now_ms, "query says REFUND");
     return d;
   }
@@ -459,11 +462,13 @@ order_decision order_machine::on_query(const order_record& x,
     y.next_due_ms = now_ms + ms(s.userpaying_retry);
     return d;
   }
+  bool unknown_to_wechat = r.outcome == query_outcome::not_found;
   switch (x.action) {
     case next_action::verify: {
       // This answer covers every step that is already due (after a
       // restart or an outage several may be): go on with the next future
-      // one instead of querying back to back.
+      // one instead of querying back to back. A 404 here is not final: a
+      // failed prepay may still be placed again by a repeated create.
       y.verify_step = x.verify_step + 1;
       const auto& steps = s.verify;
       while (y.verify_step < steps.size()
@@ -473,16 +478,32 @@ order_decision order_machine::on_query(const order_record& x,
       break;
     }
     case next_action::expire_query:
-      y.action = next_action::close;
-      y.next_due_ms = std::max(now_ms, close_not_before_ms(y));
-      break;
     case next_action::close_confirm:
-      // Closed at WeChat but not yet reported CLOSED: close again.
+      if (unknown_to_wechat) {
+        // WeChat never knew the order (its prepay failed): nothing to close,
+        // and nobody can pay it.
+        set_state(d, order_state::closed, now_ms,
+                  "WeChat never knew the order (query answered 404)");
+        break;
+      }
+      if (x.action == next_action::close_confirm
+          && x.close_attempts >= rules_.max_close_attempts) {
+        // Bounded: past its time_expire WeChat takes no payment, and this
+        // query has just said the order is not paid.
+        set_state(d, order_state::closed, now_ms,
+                  "not paid after " + std::to_string(x.close_attempts)
+                    + " close attempts; time_expire has passed");
+        break;
+      }
+      // Expired and not paid: close. After a close that did not end the
+      // order, close again, backing off.
       y.action = next_action::close;
-      y.next_due_ms = now_ms + ms(s.userpaying_retry);
+      y.next_due_ms = x.action == next_action::expire_query
+                        ? std::max(now_ms, close_not_before_ms(y))
+                        : now_ms + query_retry_ms(std::max<uint32_t>(x.close_attempts, 1));
       break;
     default:
-      break; // an operator's query while closing or forwarding
+      break; // an operator's query while closing: the close goes on
   }
   return d;
 }
@@ -496,19 +517,21 @@ order_decision order_machine::on_close(const order_record& x,
   d.record = x;
   auto& y = d.record;
   y.updated_at_ms = now_ms;
+  y.close_attempts = x.close_attempts + 1;
   add_event(d, now_ms, "close",
-            json{{"ok", r.ok}, {"status", r.status}, {"error", r.error}}
-              .dump());
-  if (r.ok) {
-    // 204 even for repeats and unknown ids: confirm by querying.
+            json{{"ok", r.ok},
+                 {"status", r.status},
+                 {"attempt", y.close_attempts},
+                 {"error", utf8_prefix(r.error, max_error_text)}});
+  // Whatever the answer, the next step is a query: 204 comes even for
+  // repeats and unknown ids (the query confirms CLOSED, or finds the
+  // payment of the last moment); a refusal (ORDERPAID, any 4xx) is asked
+  // about at once; no answer (5xx, 202, 429, timeout) after a backoff.
+  if (r.ok)
     y.closed_at_wechat = true;
-    y.action = next_action::close_confirm;
-    y.next_due_ms = now_ms;
-  } else {
-    auto delay = r.retryable ? ms(rules_.schedule.userpaying_retry)
-                             : ms(rules_.schedule.forward_backoff_max);
-    y.next_due_ms = now_ms + delay;
-  }
+  y.action = next_action::close_confirm;
+  y.next_due_ms = r.ok || !r.retryable ? now_ms
+                                       : now_ms + query_retry_ms(y.close_attempts);
   return d;
 }
 
@@ -534,8 +557,7 @@ order_decision order_machine::on_forward(const order_record& x,
                  {"acked", r.acked},
                  {"status", r.status},
                  {"latency_ms", r.latency_ms},
-                 {"error", r.error}}
-              .dump());
+                 {"error", utf8_prefix(r.error, max_error_text)}});
   if (r.acked) {
     y.confirmed_at_ms = now_ms;
     y.stuck = false;
@@ -549,7 +571,7 @@ order_decision order_machine::on_forward(const order_record& x,
            >= ms(rules_.schedule.stuck_after)) {
     y.stuck = true;
     add_event(d, now_ms, "stuck",
-              json{{"failing_since_ms", y.first_forward_failure_ms}}.dump());
+              json{{"failing_since_ms", y.first_forward_failure_ms}});
   }
   y.updated_at_ms = now_ms;
   y.next_due_ms = now_ms + forward_backoff_ms(y.forward_attempts);
@@ -566,7 +588,7 @@ order_decision order_machine::on_operator_verify(const order_record& x,
                        + to_string(x.state));
   order_decision d;
   d.record = x;
-  add_event(d, now_ms, "operator", json{{"action", "verify"}}.dump());
+  add_event(d, now_ms, "operator", json{{"action", "verify"}});
   d.effect = order_effect::query;
   return d;
 }
@@ -579,8 +601,90 @@ order_decision order_machine::on_operator_forward(const order_record& x,
   order_decision d;
   d.record = x;
   d.record.next_due_ms = now_ms;
-  add_event(d, now_ms, "operator", json{{"action", "forward"}}.dump());
+  add_event(d, now_ms, "operator", json{{"action", "forward"}});
   d.effect = order_effect::forward;
+  return d;
+}
+
+namespace {
+
+/// The state a FAULTED order returns to: the one recorded when it was
+/// parked, or for a record parked before that was recorded, what its facts
+/// say.
+order_state before_fault(const order_record& x) {
+  if (x.faulted_from != order_state::faulted)
+    return x.faulted_from;
+  if (x.transaction_id.empty())
+    return order_state::pending;
+  return x.confirmed_at_ms != 0 ? order_state::confirmed : order_state::paid;
+}
+
+} // namespace
+
+order_decision order_machine::on_operator_retry(const order_record& x,
+                                                int64_t now_ms) const {
+  if (x.state != order_state::faulted)
+    return refuse(x, std::string{"retry is for FAULTED orders, this one is "}
+                       + to_string(x.state));
+  order_decision d;
+  d.record = x;
+  add_event(d, now_ms, "operator", json{{"action", "retry"}});
+  auto& y = d.record;
+  auto to = before_fault(x);
+  auto held = x.held;
+  y.faulted_from = order_state::faulted;
+  y.held = held_payment{};
+  y.parked_reason.clear();
+  y.resolved_at_ms = 0;
+  y.resolved_note.clear();
+  // Back where it was, with its next step due now: a PENDING order asks
+  // WeChat (it may have been paid meanwhile), a PAID one delivers.
+  if (to == order_state::pending) {
+    y.action = y.close_attempts > 0     ? next_action::close_confirm
+               : now_ms >= y.expire_at_ms ? next_action::expire_query
+                                          : next_action::verify;
+    y.next_due_ms = now_ms;
+  } else if (to == order_state::paid) {
+    y.action = next_action::forward;
+    y.next_due_ms = now_ms;
+  }
+  set_state(d, to, now_ms, "operator retry");
+  if (!held.transaction_id.empty()
+      && (to == order_state::pending || to == order_state::closed)) {
+    // A payment that arrived while the order was FAULTED is applied now.
+    payment_fact f;
+    f.out_trade_no = x.out_trade_no;
+    f.transaction_id = held.transaction_id;
+    f.trade_state = "SUCCESS";
+    f.total = held.total;
+    f.payer_total = held.payer_total;
+    f.currency = held.currency;
+    f.success_time_ms = held.paid_at_ms;
+    auto paid = accept_payment(y, f, held.via, now_ms, "held while FAULTED");
+    for (auto& e : paid.events)
+      d.events.push_back(std::move(e));
+    d.record = std::move(paid.record);
+    d.effect = paid.effect;
+  }
+  return d;
+}
+
+order_decision order_machine::on_operator_resolve(const order_record& x,
+                                                  const std::string& note,
+                                                  int64_t now_ms) const {
+  if (!is_parked(x.state))
+    return refuse(x, std::string{"resolve is for ANOMALY, ORPHAN or FAULTED "
+                                 "orders, this one is "}
+                       + to_string(x.state));
+  if (x.resolved_at_ms != 0)
+    return refuse(x, "already resolved");
+  order_decision d;
+  d.record = x;
+  d.record.resolved_at_ms = now_ms;
+  d.record.resolved_note = utf8_prefix(note, max_note_bytes);
+  d.record.updated_at_ms = now_ms;
+  add_event(d, now_ms, "operator",
+            json{{"action", "resolve"}, {"note", d.record.resolved_note}});
   return d;
 }
 
@@ -589,8 +693,12 @@ order_decision order_machine::fault(const order_record& x,
                                     int64_t now_ms) const {
   order_decision d;
   d.record = x;
-  d.record.parked_reason = reason;
-  set_state(d, order_state::faulted, now_ms, reason);
+  if (x.state != order_state::faulted)
+    d.record.faulted_from = x.state;
+  d.record.parked_reason = utf8_prefix(reason, max_error_text);
+  d.record.resolved_at_ms = 0;
+  d.record.resolved_note.clear();
+  set_state(d, order_state::faulted, now_ms, d.record.parked_reason);
   return d;
 }
 

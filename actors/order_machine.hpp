@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "actors/messages.hpp"
 #include "config/config.hpp"
 #include "storage/order_record.hpp"
@@ -16,7 +18,14 @@ struct order_rules {
   std::string mchid;
   std::string appid;
   schedule_config schedule;
+  /// Close calls per order at most. Past its `time_expire` WeChat takes no
+  /// payment, so an order whose query still says "not paid" after this many
+  /// closes ends CLOSED instead of closing forever (each loop of calls ends).
+  uint32_t max_close_attempts = 5;
 };
+
+/// Longest operator note kept (CONTRACTS.md §11: 1-500 characters).
+constexpr size_t max_note_bytes = 2000;
 
 /// A side effect the actor performs after the decision is durable.
 enum class order_effect : uint8_t {
@@ -72,6 +81,8 @@ public:
                            int64_t now_ms) const;
 
   /// A verified payment for an order paycoord never saw: an ORPHAN record.
+  /// Anything else is refused: a non-payment event for an unknown order is
+  /// kept as an orphan event (write_set::orphan_events) and blocks no id.
   order_decision orphan(const verified_notification& n, int64_t now_ms) const;
 
   /// The armed timer fired: which effect runs now.
@@ -94,8 +105,16 @@ public:
                                     int64_t now_ms) const;
   order_decision on_operator_forward(const order_record& x,
                                      int64_t now_ms) const;
+  /// FAULTED only (CONTRACTS.md §11): back to the state before it was
+  /// parked with its next step due now; a payment held meanwhile is applied.
+  order_decision on_operator_retry(const order_record& x, int64_t now_ms) const;
+  /// ANOMALY, ORPHAN or FAULTED, not yet resolved: marks it handled by a
+  /// person. The state stays. `note` is validated by the caller.
+  order_decision on_operator_resolve(const order_record& x,
+                                     const std::string& note,
+                                     int64_t now_ms) const;
 
-  /// Parks an order whose actor crashed too often.
+  /// Parks an order whose actor crashed too often, remembering its state.
   order_decision fault(const order_record& x, const std::string& reason,
                        int64_t now_ms) const;
 
@@ -119,7 +138,7 @@ private:
   void set_state(order_decision& d, order_state to, int64_t now_ms,
                  std::string why) const;
   void add_event(order_decision& d, int64_t now_ms, std::string kind,
-                 std::string detail) const;
+                 const nlohmann::json& detail) const;
 
   order_rules rules_;
   uniform_fn uniform_;

@@ -1,6 +1,7 @@
 #include "actors/registry.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -43,14 +44,49 @@ void deliver_loading(self_ptr self, const std::string& id,
     self->send(actor, std::move(msg));
 }
 
+/// 0.5 s doubling to 5 s: how long a store-failure retry of `attempt` waits.
+std::chrono::milliseconds store_retry_delay(uint32_t attempt) {
+  return std::chrono::milliseconds{
+    std::min<int64_t>(int64_t{500} << std::min<uint32_t>(attempt, 4), 5'000)};
+}
+
+/// Answers every held message that carries a reply with 503 (the caller,
+/// WeChat included, retries) and drops the rest (timer fires: the retried
+/// load re-arms from the stored deadline). True when one was a timer.
+bool answer_held(self_ptr self, const std::string& id, const std::string& why) {
+  auto& held = self->state.loading[id];
+  bool had_timer = false;
+  for (auto& msg : held) {
+    bool answered = false;
+    for (size_t i = 0; i < msg.size() && !answered; ++i)
+      if (msg.match_element<order_reply>(i)) {
+        msg.get_as<order_reply>(i)(
+          order_outcome{503, "STORE_UNAVAILABLE", why, false, {}, notify_outcome::failed});
+        answered = true;
+      }
+    had_timer = had_timer || (!answered && msg.match_element<timer_atom>(0));
+  }
+  held.clear();
+  return had_timer;
+}
+
 // Loads the order's record and spawns its actor; messages that arrive
-// meanwhile wait in `loading`. A store error drops them: their HTTP
-// responders then answer 500 and the callers (WeChat included) retry.
-void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts) {
+// meanwhile wait in `loading`. On a store error the held requests are
+// answered 503; if the order may have a durable timer (a respawn, or a timer
+// fired for it) the load is retried with a backoff until it succeeds, so no
+// active order is left without an actor and an armed timer.
+void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts,
+                    uint32_t attempt = 0) {
   self->request(self->state.deps.store, caf::infinite, load_atom_v, id)
     .then(
       [=](order_lookup& lookup) {
         auto& st = self->state;
+        if (auto i = st.live.find(id); i != st.live.end()) {
+          // Spawned meanwhile (cannot happen while recovery skips loading
+          // ids, but two actors for one order must never exist).
+          deliver_loading(self, id, i->second.actor);
+          return;
+        }
         std::optional<order_record> record;
         if (lookup.found)
           record = std::move(lookup.record);
@@ -64,10 +100,19 @@ void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts) {
         deliver_loading(self, id, actor);
       },
       [=](caf::error& err) {
-        spdlog::error("event=order_load_failed out_trade_no={} error=\"{}\"",
-                      id, caf::to_string(err));
-        self->state.loading.erase(id);
-        self->state.respawning.erase(id);
+        auto& st = self->state;
+        bool had_timer = answer_held(self, id, "order could not be loaded");
+        bool must_retry = had_timer || st.respawning.count(id) > 0;
+        spdlog::error("event=order_load_failed out_trade_no={} attempt={} retry={} "
+                      "error=\"{}\"",
+                      id, attempt + 1, must_retry, caf::to_string(err));
+        if (!must_retry) {
+          st.loading.erase(id);
+          return;
+        }
+        // `loading` stays: later messages wait for the retried load.
+        self->delayed_send(self, store_retry_delay(attempt), load_atom_v, id, restarts,
+                           attempt + 1);
       });
 }
 
@@ -86,15 +131,39 @@ void route(self_ptr self, const std::string& id, caf::message msg) {
     load_and_spawn(self, id, 0);
 }
 
-void park_faulted(self_ptr self, const std::string& id,
-                  const std::string& reason) {
+/// Messages held while the order was being parked go to a fresh actor
+/// loaded from the store (a parked one records them and exits).
+void release_held(self_ptr self, const std::string& id) {
   auto& st = self->state;
+  st.respawning.erase(id);
+  if (auto i = st.loading.find(id); i != st.loading.end()) {
+    if (i->second.empty())
+      st.loading.erase(i);
+    else
+      load_and_spawn(self, id, 0);
+  }
+}
+
+// Parks the order as FAULTED. A store failure retries it with a backoff
+// (the order's messages wait in `loading` meanwhile): the order ends either
+// parked or, if the store comes back with it gone, released.
+void park_faulted(self_ptr self, const std::string& id,
+                  const std::string& reason, uint32_t attempt = 0) {
+  auto& st = self->state;
+  auto retry = [=](const char* what, const caf::error& err) {
+    spdlog::error("event={} out_trade_no={} attempt={} error=\"{}\"", what, id,
+                  attempt + 1, caf::to_string(err));
+    self->delayed_send(self, store_retry_delay(attempt), fault_atom_v, id, reason,
+                       attempt + 1);
+  };
   self->request(st.deps.store, caf::infinite, load_atom_v, id)
     .then(
       [=](order_lookup& lookup) {
         auto& st = self->state;
-        if (!lookup.found)
+        if (!lookup.found) {
+          release_held(self, id);
           return;
+        }
         auto d = st.deps.machine->fault(lookup.record, reason,
                                         st.deps.now_ms());
         write_set set;
@@ -110,27 +179,11 @@ void park_faulted(self_ptr self, const std::string& id,
                 m->order_written(&before, after);
               spdlog::error("event=order_faulted out_trade_no={} why=\"{}\"",
                             id, reason);
-              auto& st = self->state;
-              st.respawning.erase(id);
-              // Messages that arrived meanwhile go to a fresh (parked)
-              // actor, which records them and exits.
-              if (auto i = st.loading.find(id); i != st.loading.end()) {
-                if (i->second.empty())
-                  st.loading.erase(i);
-                else
-                  load_and_spawn(self, id, 0);
-              }
+              release_held(self, id);
             },
-            [=](caf::error& err) {
-              spdlog::error("event=fault_write_failed out_trade_no={} "
-                            "error=\"{}\"",
-                            id, caf::to_string(err));
-            });
+            [=](caf::error& err) { retry("fault_write_failed", err); });
       },
-      [=](caf::error& err) {
-        spdlog::error("event=fault_load_failed out_trade_no={} error=\"{}\"",
-                      id, caf::to_string(err));
-      });
+      [=](caf::error& err) { retry("fault_load_failed", err); });
 }
 
 void on_order_down(self_ptr self, const std::string& id,
@@ -256,6 +309,18 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
     [=](forward_atom a, const std::string& id, order_reply& reply) {
       route(self, id, caf::make_message(a, std::move(reply)));
     },
+    [=](retry_atom a, const std::string& id, order_reply& reply) {
+      route(self, id, caf::make_message(a, std::move(reply)));
+    },
+    [=](resolve_atom a, const std::string& id, std::string& note, order_reply& reply) {
+      route(self, id, caf::make_message(a, std::move(note), std::move(reply)));
+    },
+    [=](load_atom, const std::string& id, uint32_t restarts, uint32_t attempt) {
+      load_and_spawn(self, id, restarts, attempt); // a retry after a store failure
+    },
+    [=](fault_atom, const std::string& id, const std::string& reason, uint32_t attempt) {
+      park_faulted(self, id, reason, attempt); // a retry after a store failure
+    },
     [=](snapshot_atom a, const std::string& id, snapshot_reply& reply) {
       auto& st = self->state;
       // A retiring actor is about to stop: it is reported as not alive.
@@ -281,7 +346,9 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
                           / st.options.recovery_calls_per_s);
             uint64_t spawned = 0;
             for (auto& x : records) {
-              if (st.live.count(x.out_trade_no))
+              // An order loaded on demand meanwhile (an admin request during
+              // recovery) gets its actor from that load: never two.
+              if (st.live.count(x.out_trade_no) || st.loading.count(x.out_trade_no))
                 continue;
               auto id = x.out_trade_no;
               spawn_order(self, id, std::move(x), 0, true, jitter);

@@ -68,7 +68,12 @@ struct registry_state {
 ///   `fact.out_trade_no`)
 /// - `timer_fired` (from the timers service)
 /// - `(verify_atom, std::string id, order_reply)`,
-///   `(forward_atom, std::string id, order_reply)`: operator actions
+///   `(forward_atom, std::string id, order_reply)`,
+///   `(retry_atom, std::string id, order_reply)`,
+///   `(resolve_atom, std::string id, std::string note, order_reply)`:
+///   operator actions
+/// - `(load_atom, id, restarts, attempt)`, `(fault_atom, id, reason,
+///   attempt)`: internal retries after a store failure
 /// - `(snapshot_atom, std::string id, snapshot_reply)`
 /// - `(recover_atom)` -> `uint64_t`: spawns every PENDING/PAID order from the
 ///   store (their timers armed) and answers how many; call once at start

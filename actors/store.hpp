@@ -26,6 +26,10 @@ struct store_actor_state {
 
   /// A flush message is on its way to ourselves.
   bool flush_scheduled = false;
+
+  /// Reopens tried in a row (their backoff); a reopen is scheduled.
+  uint32_t reopen_failures = 0;
+  bool reopen_scheduled = false;
 };
 
 /// The only writer of LevelDB. Spawn it `detached`: it blocks on fsync.
@@ -36,19 +40,31 @@ struct store_actor_state {
 /// that flush (and all that pile up while the previous batch syncs) lands in
 /// the same batch. Under load, many writers share one fsync.
 ///
+/// A failing disk: after a failed commit LevelDB refuses every later write
+/// until it is reopened. The store then reports itself not writable
+/// (`metrics::store_writable`, read by /readyz) and reopens LevelDB with a
+/// backoff (0.5 s doubling to 30 s) until a synced write works again. Writes
+/// meanwhile are still tried (and fail fast), so their writers back off and
+/// retry; nothing is answered as durable that is not.
+///
 /// Protocol:
-/// - `(write_atom, write_set)` -> `bool` (true) after the sync, or a store error
+/// - `(write_atom, write_set)` -> `bool` after the sync: true, or false when
+///   the set carried a notification id that was processed before (the set
+///   was skipped whole: see write_set); or a store error
 /// - `(load_atom, std::string out_trade_no)` -> `order_lookup`
 /// - `(events_atom, std::string out_trade_no, uint64_t after, uint32_t limit)`
 ///   -> `std::vector<order_event>`
 /// - `(history_atom, std::string out_trade_no, uint32_t limit)` ->
 ///   `order_history`: the record and its newest `limit` events, consistent
-/// - `(scan_atom, std::string after, uint32_t limit, std::string state)`
-///   -> `order_page` (state empty = all)
+/// - `(scan_atom, std::string after, uint32_t limit, std::string state, bool
+///   stuck_only, bool unresolved_only)` -> `order_page` (state empty = all)
 /// - `(recover_atom)` -> `std::vector<order_record>`: every PENDING and PAID
 ///   order (corrupt records are logged by key and skipped); the same scan
 ///   seeds `metrics` with the count of every state
+/// - `(orphans_atom, std::string out_trade_no, std::string after, uint32_t
+///   limit)` -> `std::vector<orphan_event>` (out_trade_no empty = all)
 /// - `(stats_atom)` -> `store_stats`
+/// - `(reopen_atom)`: internal (the reopen timer)
 caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
                           std::shared_ptr<order_store> db,
                           std::shared_ptr<metrics> metrics);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/blocking_pool.hpp"
+#include "common/text.hpp"
 #include "net/wechatpay/authorization.hpp"
 #include "net/wechatpay/jsapi.hpp"
 #include "net/wechatpay/models.hpp"
@@ -53,25 +54,15 @@ const char* to_string(query_outcome x) {
   return "?";
 }
 
-/// Untrusted text made fit for a one-line log value: bounded, no quotes or
-/// control characters.
-std::string loggable(std::string_view text, size_t limit = 200) {
-  std::string out{text.substr(0, limit)};
-  for (auto& c : out)
-    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
-      c = ' ';
-  return out;
-}
-
 /// "HTTP 500 SYSTEM_ERROR: message" from a WeChat error body when it has one.
 std::string describe_status(int status, std::string_view body) {
   auto text = "HTTP " + std::to_string(status);
   auto err = wechatpay::parse_api_error(body);
   if (!err)
     return text;
-  text += " " + loggable(err->code, 64);
+  text += " " + log_text(err->code, 64);
   if (!err->message.empty())
-    text += ": " + loggable(err->message);
+    text += ": " + log_text(err->message);
   return text;
 }
 
@@ -115,11 +106,11 @@ std::string foreign_transaction(const wechatpay::transaction& tx,
                                 const wechatpay_config& config,
                                 const std::string& out_trade_no) {
   if (tx.mchid != config.mchid)
-    return "transaction for mchid " + loggable(tx.mchid, 64) + ", we are " + config.mchid;
+    return "transaction for mchid " + log_text(tx.mchid, 64) + ", we are " + config.mchid;
   if (tx.appid != config.appid)
-    return "transaction for appid " + loggable(tx.appid, 64) + ", we are " + config.appid;
+    return "transaction for appid " + log_text(tx.appid, 64) + ", we are " + config.appid;
   if (tx.out_trade_no != out_trade_no)
-    return "transaction for out_trade_no " + loggable(tx.out_trade_no, 64);
+    return "transaction for out_trade_no " + log_text(tx.out_trade_no, 64);
   return {};
 }
 
@@ -368,30 +359,25 @@ caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config confi
       },
     };
   };
-  auto refusals = [m](const std::string& reason) {
+  auto refusals = [](const std::string& reason) {
     call_result refused_call;
     refused_call.error = reason;
     query_result refused_query;
     refused_query.outcome = query_outcome::retry_later;
     refused_query.error = reason;
-    auto refused = [m](wechat_endpoint e) {
-      if (m)
-        m->wechat_call(e, wechat_outcome::refused, 0);
-    };
     return caf::message_handler{
-      [=](query_atom, const std::string&) {
-        refused(wechat_endpoint::query);
-        return refused_query;
-      },
-      [=](close_atom, const std::string&) {
-        refused(wechat_endpoint::close);
-        return refused_call;
-      },
-      [=](prepay_atom, const order_record&) {
-        refused(wechat_endpoint::prepay);
-        return refused_call;
-      },
+      [=](query_atom, const std::string&) { return refused_query; },
+      [=](close_atom, const std::string&) { return refused_call; },
+      [=](prepay_atom, const order_record&) { return refused_call; },
     };
+  };
+  auto on_refused = [m](const caf::message& request) {
+    if (!m)
+      return;
+    auto endpoint = request.match_element<query_atom>(0)   ? wechat_endpoint::query
+                    : request.match_element<close_atom>(0) ? wechat_endpoint::close
+                                                           : wechat_endpoint::prepay;
+    m->wechat_call(endpoint, wechat_outcome::refused, 0);
   };
   return spawn_blocking_pool(system, {.name = "wechat",
                                       .workers = config.workers,
@@ -400,6 +386,7 @@ caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config confi
                                       .now_ns = config.steady_now_ns,
                                       .make_executor = std::move(make_executor),
                                       .refusals = std::move(refusals),
+                                      .on_refused = std::move(on_refused),
                                       // A customer waits for the prepay; the
                                       // queries and closes are background.
                                       .is_urgent = [](const caf::message& m) {

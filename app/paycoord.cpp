@@ -109,11 +109,14 @@ net::router health_routes(const std::atomic<bool>& ready,
   r.add(http::verb::get, "/healthz", [](net::request_context ctx) {
     ctx.respond.send_json(200, {{"status", "ok"}});
   });
-  r.add(http::verb::get, "/readyz", [&ready](net::request_context ctx) {
-    if (ready.load())
-      ctx.respond.send_json(200, {{"status", "ready"}});
-    else
+  r.add(http::verb::get, "/readyz", [&ready, m](net::request_context ctx) {
+    if (!ready.load())
       ctx.respond.send_error(503, "NOT_READY", "recovery has not finished");
+    else if (!m->store_writable())
+      ctx.respond.send_error(503, "STORE_UNAVAILABLE",
+                             "the store cannot write; reopening it (see the logs)");
+    else
+      ctx.respond.send_json(200, {{"status", "ready"}});
   });
   return r;
 }

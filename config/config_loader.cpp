@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 
 #include "config/config_fields.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -125,10 +126,7 @@ std::string describe(const json& value, field_kind kind) {
     std::string type = value.type_name();
     return (type == "array" || type == "object" ? "an " : "a ") + type;
   }
-  auto text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 80)
-    text = text.substr(0, 77) + "...";
-  return text;
+  return utf8_prefix(json_text(value), 80);
 }
 
 config_error type_error(std::string_view key, std::string_view expected_what,

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.hpp"
+
 namespace paycoord {
 
 namespace {
@@ -129,6 +131,7 @@ std::string encode(const order_record& x) {
     {"verify_step", x.verify_step},
     {"last_query_at_ms", x.last_query_at_ms},
     {"closed_at_wechat", x.closed_at_wechat},
+    {"close_attempts", x.close_attempts},
     {"queries", x.queries},
     {"query_failures", x.query_failures},
     {"forward_attempts", x.forward_attempts},
@@ -137,7 +140,22 @@ std::string encode(const order_record& x) {
     {"parked_reason", x.parked_reason},
     {"event_seq", x.event_seq},
   };
-  return j.dump();
+  // Written only when set, so the common record stays small.
+  if (x.faulted_from != order_state::faulted)
+    j["faulted_from"] = to_string(x.faulted_from);
+  if (!x.held.transaction_id.empty())
+    j["held"] = {{"transaction_id", x.held.transaction_id},
+                 {"total", x.held.total},
+                 {"payer_total", x.held.payer_total},
+                 {"currency", x.held.currency},
+                 {"paid_at_ms", x.held.paid_at_ms},
+                 {"via", to_string(x.held.via)}};
+  if (x.resolved_at_ms != 0) {
+    j["resolved_at_ms"] = x.resolved_at_ms;
+    j["resolved_note"] = x.resolved_note;
+  }
+  // Peer text (a description, an error) may be any bytes: never throw.
+  return json_text(j);
 }
 
 namespace {
@@ -249,6 +267,7 @@ expected<order_record, store_error> decode_order(std::string_view key,
   r.read("verify_step", x.verify_step);
   r.read("last_query_at_ms", x.last_query_at_ms);
   r.read("closed_at_wechat", x.closed_at_wechat);
+  r.read("close_attempts", x.close_attempts);
   r.read("queries", x.queries);
   r.read("query_failures", x.query_failures);
   r.read("forward_attempts", x.forward_attempts);
@@ -256,6 +275,26 @@ expected<order_record, store_error> decode_order(std::string_view key,
   r.read("stuck", x.stuck);
   r.read("parked_reason", x.parked_reason);
   r.read("event_seq", x.event_seq);
+  r.read_enum("faulted_from", x.faulted_from, parse_order_state);
+  if (auto h = j.find("held"); r.ok() && h != j.end()) {
+    if (!h->is_object()) {
+      r.fail("field 'held' is not an object");
+    } else {
+      field_reader hr{*h, key};
+      hr.read("transaction_id", x.held.transaction_id);
+      hr.read("total", x.held.total);
+      hr.read("payer_total", x.held.payer_total);
+      hr.read("currency", x.held.currency);
+      hr.read("paid_at_ms", x.held.paid_at_ms);
+      hr.read_enum("via", x.held.via, [](std::string_view s) {
+        return parse_enum<paid_via>(via_names, s);
+      });
+      if (!hr.ok())
+        r.fail("held: " + hr.error().message);
+    }
+  }
+  r.read("resolved_at_ms", x.resolved_at_ms);
+  r.read("resolved_note", x.resolved_note);
   if (r.ok() && x.out_trade_no.empty())
     r.fail("record has no out_trade_no");
   if (!r.ok())
@@ -268,7 +307,7 @@ expected<order_record, store_error> decode_order(std::string_view key,
 std::string encode(const order_event& x) {
   nlohmann::json j{{"v", 1}, {"seq", x.seq}, {"at_ms", x.at_ms},
                    {"kind", x.kind}, {"detail", x.detail}};
-  return j.dump();
+  return json_text(j);
 }
 
 expected<order_event, store_error> decode_event(std::string_view key,

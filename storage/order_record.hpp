@@ -47,7 +47,8 @@ enum class next_action : uint8_t {
   verify,        ///< PENDING: scheduled verification query
   expire_query,  ///< PENDING: expiry reached, final query before closing
   close,         ///< PENDING: close at WeChat
-  close_confirm, ///< PENDING: query that confirms the close
+  close_confirm, ///< PENDING: query after a close call (confirms CLOSED or
+                 ///< finds the payment that made WeChat refuse it)
   forward,       ///< PAID: deliver (or retry delivering) to the business server
 };
 
@@ -61,6 +62,18 @@ std::optional<next_action> parse_next_action(std::string_view text);
 enum class paid_via : uint8_t { none, notify, query };
 
 const char* to_string(paid_via x);
+
+/// A verified payment that arrived while the order was FAULTED: kept here so
+/// that an operator's retry applies it (CONTRACTS.md §11). Empty
+/// `transaction_id`: none arrived.
+struct held_payment {
+  std::string transaction_id;
+  int64_t total = 0;
+  int64_t payer_total = 0;
+  std::string currency;
+  int64_t paid_at_ms = 0;
+  paid_via via = paid_via::none;
+};
 
 /// The durable state of one order: the value of key `o/<out_trade_no>`.
 /// Times are wall-clock milliseconds since the Unix epoch (0 = unset).
@@ -103,6 +116,7 @@ struct order_record {
   uint32_t verify_step = 0;       // index into schedule.verify already done
   int64_t last_query_at_ms = 0;
   bool closed_at_wechat = false;  // a close call succeeded
+  uint32_t close_attempts = 0;    // close calls made (bounded, see order_machine)
   uint32_t queries = 0;           // WeChat queries spent on this order
   uint32_t query_failures = 0;    // in a row without an answer (429, 5xx, ...)
   uint32_t forward_attempts = 0;
@@ -111,6 +125,15 @@ struct order_record {
 
   /// Why the order is parked (ANOMALY/ORPHAN/FAULTED), for the operator.
   std::string parked_reason;
+  /// FAULTED: the state it had before (an operator's retry returns it
+  /// there); FAULTED itself when the order is not faulted.
+  order_state faulted_from = order_state::faulted;
+  /// FAULTED: a verified payment that arrived meanwhile.
+  held_payment held;
+  /// A person marked the parked order handled (CONTRACTS.md §11): it
+  /// leaves the "needs a person" count; the state stays.
+  int64_t resolved_at_ms = 0;
+  std::string resolved_note;
 
   /// Sequence number of the last event written for this order.
   uint64_t event_seq = 0;

@@ -23,17 +23,33 @@ namespace paycoord {
 /// Success without a value.
 using done = std::monostate;
 
+/// A verified non-payment event (a refund paycoord never asked for) whose
+/// order paycoord does not have: kept under
+/// `u/<out_trade_no>/<notification id>` for the inspector. It creates no
+/// order record, so it never blocks a later create of that out_trade_no.
+struct orphan_event {
+  std::string out_trade_no;
+  std::string notification_id;
+  order_event event; ///< seq is 0: the order has no timeline
+};
+
 /// Everything one writer wants to make durable atomically: records, their
 /// events and processed notification ids.
+///
+/// A set that carries notification ids is a notification's effect: the store
+/// applies it only if none of those ids was processed before, and skips it
+/// whole otherwise (a redelivery costs no write and adds no event).
 struct write_set {
   std::vector<order_record> orders;
   /// (out_trade_no, event); the event's seq must be unique per order.
   std::vector<std::pair<std::string, order_event>> events;
   /// (notification id, out_trade_no) to remember as processed.
   std::vector<std::pair<std::string, std::string>> notifications;
+  std::vector<orphan_event> orphan_events;
 
   bool empty() const {
-    return orders.empty() && events.empty() && notifications.empty();
+    return orders.empty() && events.empty() && notifications.empty()
+           && orphan_events.empty();
   }
 };
 
@@ -43,6 +59,22 @@ struct order_page {
   /// Cursor for the next page (an out_trade_no to pass as `after`); empty
   /// when the scan reached the end.
   std::string next;
+};
+
+/// Which orders a scan returns (all when default).
+struct order_filter {
+  std::optional<order_state> state;
+  bool stuck_only = false;      ///< PAID orders flagged stuck
+  bool unresolved_only = false; ///< parked orders no person has resolved
+
+  order_filter() = default;
+  order_filter(std::optional<order_state> s) : state(s) {
+  }
+
+  bool matches(const order_record& x) const {
+    return (!state || x.state == *state) && (!stuck_only || (x.stuck && x.state == order_state::paid))
+           && (!unresolved_only || (is_parked(x.state) && x.resolved_at_ms == 0));
+  }
 };
 
 struct store_options {
@@ -86,6 +118,8 @@ public:
   static std::string order_key(std::string_view out_trade_no);
   static std::string event_key(std::string_view out_trade_no, uint64_t seq);
   static std::string notification_key(std::string_view notification_id);
+  static std::string orphan_event_key(std::string_view out_trade_no,
+                                      std::string_view notification_id);
 
   // -- writes ----------------------------------------------------------------
 
@@ -118,13 +152,20 @@ public:
   expected<std::optional<std::string>, store_error>
   find_notification(std::string_view notification_id) const;
 
+  /// Orphan events in key order (by out_trade_no, then notification id)
+  /// after `after_key` (exclusive; empty = from the start), at most `limit`;
+  /// with `out_trade_no`, only that order's.
+  expected<std::vector<orphan_event>, store_error>
+  orphan_events(std::string_view out_trade_no, std::string_view after_key,
+                size_t limit) const;
+
   /// Orders in key order after `after` (exclusive; empty = from the start),
-  /// at most `limit`, optionally only those in `state`. Examines at most
+  /// at most `limit`, only those `filter` matches. Examines at most
   /// `max_examined` records per call so a filtered page is bounded work; a
   /// short page with a non-empty `next` means "keep going".
   expected<order_page, store_error>
   scan_orders(std::string_view after, size_t limit,
-              std::optional<order_state> state = std::nullopt,
+              const order_filter& filter = {},
               size_t max_examined = 100000) const;
 
   /// Calls `f` for every stored order (recovery, summaries). A record that
@@ -134,6 +175,15 @@ public:
                       const std::function<void(const store_error&)>& on_error)
     const;
 
+  /// Makes the store writable again after a failed commit: succeeds at once
+  /// when a synced write works on the open handle (the fault has passed);
+  /// otherwise closes LevelDB and opens it again (after a failed sync
+  /// LevelDB refuses every write until it is reopened) and checks a synced
+  /// write. Not thread-safe: only the one writer (the store actor) calls it,
+  /// and nobody may read meanwhile. If the open fails the store stays closed
+  /// and every call fails until a later reopen succeeds.
+  expected<done, store_error> reopen();
+
   /// Bytes on disk of the store's directory (tables, log, manifest): what a
   /// backup copies. LevelDB's own estimate ignores the unflushed log.
   uint64_t approximate_size() const;
@@ -142,10 +192,16 @@ public:
   store_stats stats() const;
 
 private:
-  order_store(std::unique_ptr<leveldb::DB> db, std::string dir);
+  order_store(std::unique_ptr<leveldb::DB> db, std::string dir,
+              store_options opts);
 
+  static expected<std::unique_ptr<leveldb::DB>, store_error>
+  open_db(const std::string& dir, const store_options& opts);
+
+  /// Null while a reopen failed.
   std::unique_ptr<leveldb::DB> db_;
   std::string dir_;
+  store_options opts_;
 
   // Counters; atomics because readers of stats() run on other threads.
   std::atomic<uint64_t> write_sets_{0};

@@ -1,5 +1,6 @@
 #include "net/api/admin_api.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "common/text.hpp"
 #include "net/api/order_request.hpp"
 #include "net/http_server.hpp"
 #include "web/web_assets.hpp"
@@ -25,20 +27,6 @@ json time_or_null(int64_t ms) {
   return ms == 0 ? json(nullptr) : json(format_rfc3339(from_unix_ms(ms)));
 }
 
-json record_json(const order_record& x) {
-  auto j = json::parse(encode(x));
-  j.erase("v");
-  for (auto key : {"created_at_ms", "updated_at_ms", "confirmed_at_ms",
-                   "paid_at_ms", "expire_at_ms", "requested_expire_at_ms",
-                   "next_due_ms", "last_query_at_ms",
-                   "first_forward_failure_ms", "paid_recorded_at_ms"}) {
-    std::string name{key};
-    j[name.substr(0, name.size() - 3)] = time_or_null(j[name].get<int64_t>());
-    j.erase(name);
-  }
-  return j;
-}
-
 json event_json(const order_event& e) {
   auto detail = json::parse(e.detail, nullptr, false);
   return json{{"seq", e.seq},
@@ -46,6 +34,35 @@ json event_json(const order_event& e) {
               {"at_ms", e.at_ms},
               {"kind", e.kind},
               {"detail", detail.is_discarded() ? json(e.detail) : detail}};
+}
+
+json record_json(const order_record& x) {
+  auto j = json::parse(encode(x));
+  j.erase("v");
+  for (auto key : {"created_at_ms", "updated_at_ms", "confirmed_at_ms",
+                   "paid_at_ms", "expire_at_ms", "requested_expire_at_ms",
+                   "next_due_ms", "last_query_at_ms",
+                   "first_forward_failure_ms", "paid_recorded_at_ms",
+                   "resolved_at_ms"}) {
+    std::string name{key};
+    j[name.substr(0, name.size() - 3)] = time_or_null(j.value(name, int64_t{0}));
+    j.erase(name);
+  }
+  // Written to the store only when set; always in the API.
+  j["resolved_note"] = x.resolved_note;
+  j["faulted_from"] = x.state == order_state::faulted && x.faulted_from != order_state::faulted
+                        ? json(to_string(x.faulted_from))
+                        : json(nullptr);
+  j["needs_a_person"] = is_parked(x.state) && x.resolved_at_ms == 0;
+  return j;
+}
+
+json orphan_event_json(const orphan_event& x) {
+  auto j = event_json(x.event);
+  j.erase("seq");
+  j["out_trade_no"] = x.out_trade_no;
+  j["notification_id"] = x.notification_id;
+  return j;
 }
 
 bool authorized(const ctx_ptr& ctx, const net::request_context& rc) {
@@ -88,12 +105,21 @@ void summary(const ctx_ptr& ctx, net::request_context rc) {
   auto parked = counts[static_cast<size_t>(order_state::anomaly)]
                 + counts[static_cast<size_t>(order_state::orphan)]
                 + counts[static_cast<size_t>(order_state::faulted)];
+  auto unresolved_counts = m.unresolved_counts();
+  json unresolved = json::object();
+  int64_t needs_a_person = 0;
+  for (auto s : {order_state::anomaly, order_state::orphan, order_state::faulted}) {
+    unresolved[to_string(s)] = unresolved_counts[static_cast<size_t>(s)];
+    needs_a_person += unresolved_counts[static_cast<size_t>(s)];
+  }
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                   wall_clock::now() - ctx->started_at)
                   .count();
   json body{{"orders_by_state", by_state},
             {"stuck", m.stuck_orders()},
             {"parked", parked},
+            {"unresolved", unresolved},
+            {"needs_a_person", needs_a_person},
             {"unreadable_records", m.unreadable_records()},
             {"uptime_seconds", uptime},
             {"ready", api->ready == nullptr || api->ready->load()}};
@@ -151,11 +177,26 @@ void list_orders(const ctx_ptr& ctx, net::request_context rc) {
       return;
     }
   }
+  bool flags[2] = {false, false};
+  const char* flag_names[2] = {"stuck", "unresolved"};
+  for (int i = 0; i < 2; ++i) {
+    auto v = rc.query_param(flag_names[i]);
+    if (!v)
+      continue;
+    if (*v != "true" && *v != "false") {
+      rc.respond.send_error(400, "INVALID_REQUEST",
+                            std::string{flag_names[i]} + ": expected true or false");
+      return;
+    }
+    flags[i] = *v == "true";
+  }
   std::string after{rc.query_param("after").value_or("")};
   auto respond = rc.respond;
   auto api = ctx->api;
-  api->system->spawn([api, respond, after, limit, state](caf::event_based_actor* self) {
-    self->request(api->store, caf::infinite, scan_atom_v, after, limit, state)
+  api->system->spawn([api, respond, after, limit, state,
+                      stuck = flags[0], unresolved = flags[1]](caf::event_based_actor* self) {
+    self->request(api->store, caf::infinite, scan_atom_v, after, limit, state, stuck,
+                  unresolved)
       .then(
         [respond](order_page& page) {
           json orders = json::array();
@@ -172,6 +213,9 @@ void list_orders(const ctx_ptr& ctx, net::request_context rc) {
 /// The newest timeline events an order's detail shows (the total is
 /// `events_total`; `events_truncated` says older ones were left out).
 constexpr uint32_t detail_events = 1000;
+
+void with_orphan_events(caf::event_based_actor* self, std::shared_ptr<const api_context> api,
+                        const std::string& id, json body, net::responder respond);
 
 void order_detail(const ctx_ptr& ctx, net::request_context rc) {
   std::string id{rc.path_param("id")};
@@ -192,6 +236,23 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
                     {"events", std::move(timeline)},
                     {"events_total", h.record.event_seq},
                     {"events_truncated", h.record.event_seq > h.events.size()}};
+          with_orphan_events(self, api, id, std::move(body), respond);
+        },
+        [respond](caf::error& e) { error_reply(respond, e); });
+  });
+}
+
+/// Adds the order's orphan events (refunds it never asked for) to `body`,
+/// then the live actor's side, and answers.
+void with_orphan_events(caf::event_based_actor* self, std::shared_ptr<const api_context> api,
+                        const std::string& id, json body, net::responder respond) {
+  self->request(api->store, caf::infinite, orphans_atom_v, id, std::string{}, max_page)
+    .then(
+      [=](std::vector<orphan_event>& orphans) mutable {
+        json list = json::array();
+        for (auto& x : orphans)
+          list.push_back(orphan_event_json(x));
+        body["orphan_events"] = std::move(list);
           // The live side answers through a callback (it may be none).
           snapshot_reply reply{[respond, body = std::move(body)](actor_snapshot s) mutable {
             bool armed = s.alive && !s.next_action.empty() && s.next_action != "none";
@@ -206,6 +267,29 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
             respond.send_json(200, body);
           }};
           self->send(api->registry, snapshot_atom_v, id, std::move(reply));
+      },
+      [respond](caf::error& e) { error_reply(respond, e); });
+}
+
+void list_orphan_events(const ctx_ptr& ctx, net::request_context rc) {
+  std::string after{rc.query_param("after").value_or("")};
+  auto respond = rc.respond;
+  auto api = ctx->api;
+  api->system->spawn([api, respond, after](caf::event_based_actor* self) {
+    self->request(api->store, caf::infinite, orphans_atom_v, std::string{}, after,
+                  uint32_t{max_page + 1})
+      .then(
+        [respond](std::vector<orphan_event>& orphans) {
+          json list = json::array();
+          bool more = orphans.size() > max_page;
+          if (more)
+            orphans.resize(max_page);
+          for (auto& x : orphans)
+            list.push_back(orphan_event_json(x));
+          json next = more ? json(order_store::orphan_event_key(orphans.back().out_trade_no,
+                                                                  orphans.back().notification_id))
+                           : json(nullptr);
+          respond.send_json(200, {{"orphan_events", list}, {"next", next}});
         },
         [respond](caf::error& e) { error_reply(respond, e); });
   });
@@ -227,6 +311,52 @@ void operator_action(const ctx_ptr& ctx, net::request_context rc, Atom atom) {
   spdlog::info("event=operator_action out_trade_no={} action={}", id,
                caf::to_string(caf::atom_value{atom.value}));
   caf::anon_send(ctx->api->registry, atom, id, std::move(reply));
+}
+
+/// The answer of retry and resolve (CONTRACTS.md §11): 200 with the record.
+order_reply record_reply(const net::responder& respond) {
+  return order_reply{[respond](order_outcome out) {
+    if (out.status >= 400)
+      respond.send_error(out.status, out.code, out.message);
+    else
+      respond.send_json(200, record_json(out.record));
+  }};
+}
+
+void retry_order(const ctx_ptr& ctx, net::request_context rc) {
+  std::string id{rc.path_param("id")};
+  spdlog::info("event=operator_action out_trade_no={} action=retry", log_text(id, 64));
+  caf::anon_send(ctx->api->registry, retry_atom_v, id, record_reply(rc.respond));
+}
+
+/// CONTRACTS.md §11: a note of 1-500 characters (code points of valid UTF-8).
+void resolve_order(const ctx_ptr& ctx, net::request_context rc) {
+  std::string id{rc.path_param("id")};
+  auto body = json::parse(rc.request.body(), nullptr, false);
+  if (!body.is_object()) {
+    rc.respond.send_error(400, "INVALID_REQUEST", "body: expected a JSON object with \"note\"");
+    return;
+  }
+  auto note = body.find("note");
+  if (note == body.end() || !note->is_string()) {
+    rc.respond.send_error(400, "INVALID_REQUEST", "note: required, a string of 1-500 characters");
+    return;
+  }
+  auto text = note->get<std::string>();
+  auto chars = std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  });
+  bool blank = text.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (!is_valid_utf8(text) || blank || chars > 500) {
+    rc.respond.send_error(400, "INVALID_REQUEST",
+                          "note: must be 1-500 characters of UTF-8, not only blanks; got "
+                            + std::to_string(chars));
+    return;
+  }
+  spdlog::info("event=operator_action out_trade_no={} action=resolve note=\"{}\"",
+               log_text(id, 64), log_text(text, 200));
+  caf::anon_send(ctx->api->registry, resolve_atom_v, id, std::move(text),
+                 record_reply(rc.respond));
 }
 
 } // namespace
@@ -290,6 +420,9 @@ void add_admin_routes(net::router& routes, std::shared_ptr<const admin_context> 
              guarded(ctx, [](const ctx_ptr& c, net::request_context rc) {
                operator_action(c, std::move(rc), forward_atom_v);
              }));
+  routes.add(http::verb::post, "/admin/api/orders/{id}/retry", guarded(ctx, retry_order));
+  routes.add(http::verb::post, "/admin/api/orders/{id}/resolve", guarded(ctx, resolve_order));
+  routes.add(http::verb::get, "/admin/api/orphan-events", guarded(ctx, list_orphan_events));
 }
 
 } // namespace paycoord::api

@@ -1,11 +1,14 @@
 #include "net/api/public_api.hpp"
 
+#include <cctype>
+
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
 #include "actors/wechat_client.hpp"
+#include "common/text.hpp"
 #include "net/api/order_request.hpp"
 #include "net/http_server.hpp"
 #include "net/wechatpay/jsapi.hpp"
@@ -150,7 +153,7 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     auto& e = opened.error();
     auto status = wechatpay::is_signature_failure(e.code) ? 401u : 400u;
     spdlog::warn("event=notify_rejected status={} reason={} detail=\"{}\"",
-                 status, wechatpay::to_string(e.code), e.detail);
+                 status, wechatpay::to_string(e.code), log_text(e.detail));
     refuse(ctx, rc.respond,
            status == 401 ? notify_outcome::rejected_signature
                          : notify_outcome::rejected_malformed,
@@ -173,9 +176,11 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
         // Signed by WeChat but not for this merchant: logged, counted,
         // nothing stored.
         spdlog::error("event=notify_foreign_merchant id={} mchid={} appid={}",
-                      n.notification_id, t->mchid, t->appid);
+                      log_text(n.notification_id, 128), log_text(t->mchid, 64),
+                      log_text(t->appid, 64));
         refuse(ctx, rc.respond, notify_outcome::foreign_merchant, 400,
-               "notification is for mchid " + t->mchid + " / appid " + t->appid
+               "notification is for mchid " + utf8_prefix(t->mchid, 64) + " / appid "
+                 + utf8_prefix(t->appid, 64)
                  + ", not this merchant");
         return;
       }
@@ -191,8 +196,15 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
       if (plain.is_object() && plain.contains("out_trade_no")
           && plain["out_trade_no"].is_string())
         n.fact.out_trade_no = plain["out_trade_no"].get<std::string>();
-      if (!valid_out_trade_no(n.fact.out_trade_no))
-        n.fact.out_trade_no = "EVENT-" + n.notification_id.substr(0, 24);
+      if (!valid_out_trade_no(n.fact.out_trade_no)) {
+        // Kept as an orphan event under a key made of the id's plain
+        // characters only (the id is WeChat's text: any bytes).
+        std::string key = "EVENT-";
+        for (char c : n.notification_id)
+          if (key.size() < 30 && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
+            key += c;
+        n.fact.out_trade_no = key;
+      }
       break;
     }
   }
@@ -212,7 +224,8 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     }
   }};
   spdlog::info("event=notify_verified out_trade_no={} id={} type={}",
-               n.fact.out_trade_no, n.notification_id, n.event_type);
+               log_text(n.fact.out_trade_no, 64), log_text(n.notification_id, 128),
+               log_text(n.event_type, 64));
   caf::anon_send(ctx->registry, notify_atom_v, std::move(n), std::move(reply));
 }
 

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "common/text.hpp"
 #include "net/wechatpay/base64.hpp"
 #include "net/wechatpay/credentials.hpp"
 
@@ -132,7 +133,7 @@ expected<std::string, protocol_error> decrypt_resource(std::string_view apiv3_ke
                                                        const encrypted_resource& resource) {
   if (resource.algorithm != aead_algorithm)
     return fail(wechatpay_error::unsupported_algorithm,
-                "resource.algorithm '" + resource.algorithm.substr(0, 64) + "', expected "
+                "resource.algorithm '" + log_text(resource.algorithm, 64) + "', expected "
                   + std::string{aead_algorithm});
   return aead_decrypt(apiv3_key, resource.nonce, resource.associated_data, resource.ciphertext);
 }

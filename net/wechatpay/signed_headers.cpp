@@ -1,5 +1,6 @@
 #include "net/wechatpay/signed_headers.hpp"
 
+#include "common/text.hpp"
 #include "net/wechatpay/signing.hpp"
 
 namespace paycoord::wechatpay {
@@ -9,12 +10,7 @@ namespace {
 // Header values come from the network: bound what ends up in messages.
 std::string quoted_for_log(std::string_view value) {
   constexpr size_t max_shown = 80;
-  std::string out = "'";
-  out += value.substr(0, max_shown);
-  if (value.size() > max_shown)
-    out += "...";
-  out += "'";
-  return out;
+  return "'" + log_text(value, max_shown) + "'";
 }
 
 std::string known_ids_text(const key_set& keys) {

@@ -156,6 +156,47 @@ TEST_F(order_actor_test, unknown_order_payment_is_kept_as_orphan) {
   EXPECT_EQ(live_orders(), 0u);
 }
 
+namespace {
+
+verified_notification refund_event(const std::string& id, std::string nid) {
+  verified_notification n;
+  n.notification_id = std::move(nid);
+  n.event_type = "REFUND.SUCCESS";
+  n.fact.out_trade_no = id;
+  n.plaintext = R"({"out_trade_no":")" + id + R"(","refund_status":"SUCCESS"})";
+  return n;
+}
+
+} // namespace
+
+// Defect 7: a refund event for an unknown order made an ORPHAN record, so a
+// later create of that out_trade_no got 409.
+TEST_F(order_actor_test, a_refund_event_for_an_unknown_order_blocks_no_create) {
+  EXPECT_EQ(ask(notify_atom_v, refund_event("LATER1", "EV-R1")).status, 204u);
+  EXPECT_FALSE(stored("LATER1").has_value()) << "no order record";
+  auto orphans = db->orphan_events("LATER1", "", 10);
+  ASSERT_TRUE(orphans);
+  ASSERT_EQ(orphans->size(), 1u);
+  EXPECT_EQ(orphans->front().notification_id, "EV-R1");
+  EXPECT_EQ(ask(notify_atom_v, refund_event("LATER1", "EV-R1")).status, 204u);
+  EXPECT_EQ(db->orphan_events("LATER1", "", 10)->size(), 1u) << "a redelivery adds nothing";
+  EXPECT_EQ(ask(create_atom_v, new_order("LATER1")).status, 201u);
+  EXPECT_EQ(live_orders(), 1u);
+}
+
+// Defect 5 through the actor: redelivered events cost no write and no event.
+TEST_F(order_actor_test, a_redelivered_notification_adds_no_event) {
+  ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
+  auto before = stored("A1")->event_seq;
+  for (int i = 0; i < 30; ++i)
+    EXPECT_EQ(ask(notify_atom_v, refund_event("A1", "EV-R1")).status, 204u);
+  EXPECT_EQ(stored("A1")->event_seq, before + 1) << "30 deliveries, one event";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ask(notify_atom_v, payment_notification("A1", 100, "EV-P1")).status, 204u);
+  auto kinds = event_kinds("A1");
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "notify"), 1);
+}
+
 TEST_F(order_actor_test, amount_mismatch_ends_anomaly_and_is_never_delivered) {
   ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
   EXPECT_EQ(ask(notify_atom_v, payment_notification("A1", 1)).status, 204u);

@@ -172,3 +172,146 @@ TEST_F(supervision_test, recovery_spreads_a_backlog_over_what_the_rate_limit_nee
   }
   EXPECT_EQ(world->queries.size(), 400u) << "every overdue order asked once";
 }
+
+// -- the ways out of FAULTED, and store failures (issue "the promise, proven")
+
+namespace {
+
+/// A store whose first `failing_loads` loads fail; everything else goes to
+/// the real store.
+caf::behavior flaky_store(caf::event_based_actor* self, caf::actor real,
+                          std::shared_ptr<int> failing_loads) {
+  return {
+    [=](load_atom a, const std::string& id) -> caf::result<order_lookup> {
+      if (*failing_loads > 0) {
+        --*failing_loads;
+        return make_error(store_error{store_errc::io, "o/" + id, "injected: disk unreadable"});
+      }
+      auto rp = self->make_response_promise<order_lookup>();
+      self->request(real, caf::infinite, a, id)
+        .then([rp](order_lookup& x) mutable { rp.deliver(std::move(x)); },
+              [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](write_atom a, write_set& set) { return self->delegate(real, a, std::move(set)); },
+    [=](recover_atom a) { return self->delegate(real, a); },
+  };
+}
+
+void crash_until_faulted(supervision_test& t, const std::string& id) {
+  for (int i = 0; i < 4; ++i) {
+    t.clock->throws = 1;
+    t.ask(verify_atom_v, id);
+  }
+}
+
+} // namespace
+
+TEST_F(supervision_test, retry_brings_a_faulted_order_back_and_applies_a_held_payment) {
+  start_registry();
+  ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
+  crash_until_faulted(*this, "A1");
+  ASSERT_EQ(stored("A1")->state, order_state::faulted);
+  EXPECT_EQ(stored("A1")->faulted_from, order_state::pending);
+  // Paid while FAULTED: answered 204, held, not forwarded.
+  EXPECT_EQ(ask(notify_atom_v, payment_notification("A1")).status, 204u);
+  EXPECT_EQ(stored("A1")->held.transaction_id, "4200A1");
+  EXPECT_TRUE(world->forwards.empty());
+  world->business_up = true;
+  auto out = ask(retry_atom_v, std::string{"A1"});
+  EXPECT_EQ(out.status, 200u);
+  EXPECT_EQ(stored("A1")->state, order_state::confirmed) << "the held payment was delivered";
+  ASSERT_EQ(world->forwards.size(), 1u);
+  EXPECT_EQ(ask(retry_atom_v, std::string{"A1"}).status, 409u);
+  EXPECT_EQ(ask(retry_atom_v, std::string{"NOPE99"}).status, 404u);
+}
+
+TEST_F(supervision_test, retry_re_arms_a_faulted_pending_order_with_a_fresh_budget) {
+  start_registry();
+  ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
+  crash_until_faulted(*this, "A1");
+  ASSERT_EQ(stored("A1")->state, order_state::faulted);
+  world->queries.clear();
+  EXPECT_EQ(ask(retry_atom_v, std::string{"A1"}).status, 200u);
+  EXPECT_EQ(stored("A1")->state, order_state::pending);
+  advance(1s);
+  EXPECT_EQ(world->queries.size(), 1u) << "its next step (a query) was due at once";
+  // A fresh budget: three more crashes keep it alive.
+  for (int i = 0; i < 3; ++i) {
+    clock->throws = 1;
+    ask(verify_atom_v, std::string{"A1"});
+  }
+  EXPECT_EQ(stored("A1")->state, order_state::pending);
+}
+
+TEST_F(supervision_test, resolve_keeps_the_state_and_leaves_the_unresolved_count) {
+  start_registry();
+  ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
+  crash_until_faulted(*this, "A1");
+  auto faulted = static_cast<size_t>(order_state::faulted);
+  EXPECT_EQ(metrics->unresolved_counts()[faulted], 1);
+  EXPECT_EQ(ask(resolve_atom_v, std::string{"A1"}, std::string{"checked the logs"}).status, 200u);
+  auto x = stored("A1");
+  EXPECT_EQ(x->state, order_state::faulted);
+  EXPECT_EQ(x->resolved_note, "checked the logs");
+  EXPECT_EQ(metrics->unresolved_counts()[faulted], 0);
+  EXPECT_EQ(ask(resolve_atom_v, std::string{"A1"}, std::string{"again"}).status, 409u);
+  auto kinds = event_kinds("A1");
+  // The crashing verifies were never written: the resolve is the one
+  // operator event.
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "operator"), 1);
+}
+
+// Defect 4: a failed load after a crash left the order stranded: its
+// messages held forever, nothing armed.
+TEST_F(supervision_test, a_failed_load_answers_503_and_is_retried_until_the_order_is_live) {
+  auto failing = std::make_shared<int>(0);
+  auto real = store;
+  store = sys->spawn(flaky_store, real, failing);
+  start_registry();
+  ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
+  *failing = 2;
+  clock->throws = 1;
+  ask(verify_atom_v, std::string{"A1"}); // crashes; the respawn's load fails
+  EXPECT_EQ(live_orders(), 0u);
+  auto held = std::make_shared<order_outcome>();
+  caf::anon_send(registry, verify_atom_v, std::string{"A1"},
+                 order_reply{[held](order_outcome o) { *held = std::move(o); }});
+  run();
+  advance(500ms); // the retried load fails too: the held request is answered
+  EXPECT_EQ(held->status, 503u);
+  EXPECT_EQ(held->code, "STORE_UNAVAILABLE");
+  advance(1s); // the third load works
+  EXPECT_EQ(live_orders(), 1u);
+  EXPECT_EQ(*failing, 0);
+  world->query["A1"] = paid("A1");
+  world->business_up = true;
+  advance(5s); // its verify timer is armed again
+  EXPECT_EQ(stored("A1")->state, order_state::confirmed);
+  caf::anon_send_exit(real, caf::exit_reason::user_shutdown);
+}
+
+// Defect 8: an admin request during recovery loaded the order on demand
+// while recovery spawned it too: two actors for one order.
+TEST_F(supervision_test, an_admin_request_during_recovery_spawns_no_second_actor) {
+  start_registry();
+  ASSERT_EQ(ask(create_atom_v, new_order("A1")).status, 201u);
+  // A fresh registry over the same store, as after a restart.
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  run();
+  registry_options opts;
+  auto topts = timer_options();
+  opts.spawn_timers = [topts](caf::local_actor* self, caf::actor target) {
+    return self->spawn(timers_actor, std::move(target), topts);
+  };
+  registry = sys->spawn(registry_actor, deps(), opts);
+  run();
+  auto before = sys->registry().running();
+  sys->spawn([r = registry](caf::event_based_actor* self) {
+    self->request(r, caf::infinite, recover_atom_v).then([](uint64_t) {}, [](caf::error&) {});
+  });
+  caf::anon_send(registry, verify_atom_v, std::string{"A1"}, order_reply{});
+  run();
+  EXPECT_EQ(live_orders(), 1u);
+  EXPECT_EQ(sys->registry().running(), before + 1) << "one order actor, not two";
+}

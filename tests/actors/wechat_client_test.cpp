@@ -569,6 +569,41 @@ TEST_F(wechat_client_test, a_full_queue_answers_overloaded_at_once) {
   }
 }
 
+// Defect 6: the pool called the refusal handler just to tell whether a
+// message was a request, so every call counted as refused.
+TEST_F(wechat_client_test, only_calls_really_refused_count_as_refused) {
+  auto m = std::make_shared<paycoord::metrics>();
+  auto c = pool_config();
+  c.metrics = m;
+  c.workers = 1;
+  c.queue_limit = 1;
+  auto counted = start(std::move(c));
+  auto refused = [&] {
+    return m->serialize().find(
+             R"(paycoord_wechat_calls_total{endpoint="query",outcome="refused"} 0)")
+           == std::string::npos;
+  };
+  stub_.answer_with(notpay_for_each());
+  for (auto id : {"M01", "M02", "M03"}) {
+    auto r = ask<query_result>(counted, query_atom_v, std::string{id});
+    EXPECT_EQ(r.outcome, query_outcome::trade_state) << r.error;
+  }
+  EXPECT_FALSE(refused()) << "served calls are not refusals";
+  // Now a real refusal: one in flight, one queued, the third refused.
+  stub_.answer_with(notpay_for_each(true));
+  caf::scoped_actor self{*sys_};
+  std::vector<pending_call> calls;
+  for (auto id : {"M04", "M05", "M06"})
+    calls.push_back(self->request(counted, caf::infinite, query_atom_v, std::string{id}));
+  ASSERT_TRUE(stub_.wait_for_requests(4));
+  await<query_result>(calls[2], [](query_result& r) { EXPECT_EQ(r.error, "overloaded"); });
+  EXPECT_TRUE(refused());
+  stub_.answer_with(notpay_for_each());
+  stub_.release();
+  for (size_t i : {0u, 1u})
+    await<query_result>(calls[i], [](query_result&) {});
+}
+
 TEST_F(wechat_client_test, a_prepay_overtakes_queued_background_calls) {
   // A customer waits for the prepay; a backlog of verify queries must not
   // delay it.

@@ -2,8 +2,8 @@
 
 // Fault injection for the store, as LevelDB's own tests do it: a wrapper
 // around the real Env whose log and table writes fail while `failing` is set
-// (a full or broken disk). Syncs are left alone: a failed sync poisons a
-// LevelDB until it is reopened, which is not what these tests are about.
+// (a full or broken disk), and whose syncs fail while `failing_sync` is set
+// (EIO on fsync: LevelDB then refuses every write until it is reopened).
 
 #include <atomic>
 #include <memory>
@@ -20,6 +20,8 @@ public:
 
   /// While true, every Append fails with an IOError.
   std::atomic<bool> failing{false};
+  /// While true, every Sync fails with an IOError.
+  std::atomic<bool> failing_sync{false};
   /// Appends refused so far.
   std::atomic<int> refused{0};
 
@@ -55,6 +57,8 @@ private:
     }
 
     leveldb::Status Sync() override {
+      if (env_.failing_sync)
+        return leveldb::Status::IOError("injected: EIO on fsync");
       return base_->Sync();
     }
 

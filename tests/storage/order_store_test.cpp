@@ -115,7 +115,7 @@ TEST(order_store, pages_through_orders_in_key_order_with_a_state_filter) {
   std::vector<std::string> confirmed;
   after.clear();
   do {
-    auto page = store->scan_orders(after, 10, order_state::confirmed, 7);
+    auto page = store->scan_orders(after, 10, order_filter{order_state::confirmed}, 7);
     ASSERT_TRUE(page);
     for (auto& x : page->orders) {
       EXPECT_EQ(x.state, order_state::confirmed);
