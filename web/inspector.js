@@ -1,4 +1,5 @@
-// paycoord inspector: the operator's page over the admin API (CONTRACTS.md §6).
+// paycoord inspector: the operator's page over the admin API (CONTRACTS.md §6,
+// and §11: the way out of every parked state).
 //
 // Plain JS, no build step, no external resources. Every value that comes from
 // paycoord (records, events, error messages) is hostile input: it is only ever
@@ -14,6 +15,8 @@
   const PAGE_SIZE = 50;
   // After an operator action the result arrives asynchronously (202): look again soon.
   const FOLLOW_UP_MS = [300, 1000, 2000, 4000];
+  // A resolution note: 1–500 characters (counted as Unicode code points).
+  const NOTE_MAX = 500;
 
   const STATES = ['PENDING', 'PAID', 'CONFIRMED', 'CLOSED', 'ANOMALY', 'ORPHAN', 'FAULTED'];
   const PARKED = new Set(['ANOMALY', 'ORPHAN', 'FAULTED']);
@@ -213,18 +216,22 @@
   }
 
   /// Calls the admin API (relative to this page, so a path prefix in front of
-  /// /admin/ keeps working). Resolves to the parsed body; rejects with ApiError.
-  /// A 401 signs out and brings back the token prompt.
-  async function api(method, path, token = getToken()) {
+  /// /admin/ keeps working), sending `body` (if any) as JSON. Resolves to the
+  /// parsed answer; rejects with ApiError. A 401 signs out and brings back the
+  /// token prompt.
+  async function api(method, path, { token = getToken(), body: payload } = {}) {
     if (!token) {
       if (app.signedIn) needToken(''); // keeps the prompt's message when already out
       throw new ApiError(401, 'UNAUTHORIZED', 'not signed in');
     }
+    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+    if (payload !== undefined) headers['Content-Type'] = 'application/json';
     let res;
     try {
       res = await fetch(`api/${path}`, {
         method,
-        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+        headers,
+        body: payload === undefined ? undefined : JSON.stringify(payload),
         cache: 'no-store',
         credentials: 'omit',
       });
@@ -258,7 +265,8 @@
     summaryJson: '',
     lastOk: 0, // Date.now() of the last successful call
     lastError: null, // ApiError of the last failed refresh, cleared on success
-    list: { state: '', limit: PAGE_SIZE, cursors: [''], next: null, json: '', loaded: false },
+    // The list's filter (state, stuck, unresolved) is in the address; see route().
+    list: { state: '', stuck: false, unresolved: false, limit: PAGE_SIZE, cursors: [''], next: null, json: '', loaded: false },
     detail: { id: null, json: '', data: null, loading: false },
     newestFirst: true,
     timer: null,
@@ -300,7 +308,7 @@
     err.className = 'form-error form-note';
     show(err, true);
     try {
-      await api('GET', 'summary', token);
+      await api('GET', 'summary', { token });
       setToken(token);
       show(err, false);
       start();
@@ -409,6 +417,12 @@
   function renderSummary() {
     const s = app.summary || {};
     const counts = s.orders_by_state && typeof s.orders_by_state === 'object' ? s.orders_by_state : {};
+    // Parked orders no person has resolved yet, by state. A paycoord without the
+    // count (older than CONTRACTS.md §11) has no way to resolve: every parked one counts.
+    const unresolved = s.unresolved && typeof s.unresolved === 'object' ? s.unresolved : null;
+    const needBy = Object.fromEntries([...PARKED].map((p) => [p, Number((unresolved || counts)[p] || 0)]));
+    const needs = typeof s.needs_a_person === 'number' && Number.isFinite(s.needs_a_person) ? s.needs_a_person : null;
+    const needTotal = needs ?? (unresolved ? Object.values(needBy).reduce((x, y) => x + y, 0) : Number(s.parked || 0));
 
     // The tiles are buttons: update them in place so keyboard focus survives a refresh.
     const tiles = $('state-counts');
@@ -417,20 +431,36 @@
         attrs: { type: 'button' },
         dataset: { testid: `count-${name}`, state: name },
         title: `Show ${name} orders`,
-        on: { click: () => showList(name) },
+        on: { click: () => showList({ state: name }) },
       },
       el('span', { className: 'tile-count', dataset: { testid: `count-${name}-value` } }),
       el('span', { className: 'tile-name', text: name }),
       el('span', { className: 'tile-help', text: STATE_HELP[name] }))));
     }
+    const plainState = (name) => app.list.state === name && !app.list.stuck && !app.list.unresolved;
     for (const tile of tiles.children) {
       const name = tile.dataset.state;
       const n = Number(counts[name] || 0);
-      const attention = PARKED.has(name) && n > 0;
-      tile.className = `tile tile-${name.toLowerCase()}${attention ? ' tile-alert' : ''}${app.list.state === name ? ' tile-active' : ''}`;
-      tile.setAttribute('aria-label', `${n} ${name}: show them`);
+      const attention = PARKED.has(name) && needBy[name] > 0;
+      tile.className = `tile tile-${name.toLowerCase()}${attention ? ' tile-alert' : ''}${plainState(name) ? ' tile-active' : ''}`;
+      tile.setAttribute('aria-label', `${n} ${name}${PARKED.has(name) && n > 0 ? ` (${needBy[name]} unresolved)` : ''}: show them`);
       tile.querySelector('.tile-count').textContent = n.toLocaleString('en-US');
     }
+
+    // "Needs a person": a link to the unresolved orders, updated in place like the tiles.
+    const needsLink = $('needs-person');
+    const onlyUnresolved = app.list.unresolved && !app.list.state && !app.list.stuck;
+    needsLink.href = listHash({ unresolved: true });
+    needsLink.className = `needs-person${needs === null ? '' : needs > 0 ? ' needs-some' : ' needs-none'}${onlyUnresolved ? ' needs-active' : ''}`;
+    needsLink.dataset.count = needs === null ? '' : String(needs);
+    $('needs-person-value').textContent = needs === null ? '?' : needs.toLocaleString('en-US');
+    $('needs-person-label').textContent = needs === 1 ? 'order needs a person' : 'orders need a person';
+    const which = [...PARKED].filter((p) => needBy[p] > 0);
+    $('needs-person-detail').textContent = needs === null
+      ? 'this paycoord does not report it'
+      : which.length ? `${which.map((p) => `${needBy[p]} ${p}`).join(' · ')} — show them` : 'every parked order has been resolved';
+    needsLink.title = 'Parked orders (ANOMALY, ORPHAN, FAULTED) that no person has resolved yet';
+    needsLink.setAttribute('aria-label', `${needs ?? '?'} ${$('needs-person-label').textContent}: show them`);
 
     const stats = $('summary-stats');
     stats.replaceChildren();
@@ -440,7 +470,7 @@
     };
     stat('ready', 'Ready', s.ready === true ? 'yes' : s.ready === false ? 'NO' : '?', { bad: s.ready === false, help: 'recovery has re-armed every open order' });
     stat('stuck', 'Stuck', String(s.stuck ?? '?'), { bad: s.stuck > 0, help: 'PAID orders whose delivery has kept failing past schedule.stuck_after' });
-    stat('parked', 'Parked', String(s.parked ?? '?'), { bad: s.parked > 0, help: 'ANOMALY + ORPHAN + FAULTED: wait for a person' });
+    stat('parked', 'Parked', String(s.parked ?? '?'), { bad: needTotal > 0, help: 'ANOMALY + ORPHAN + FAULTED, resolved or not: paycoord never moves them' });
     stat('live_actors', 'Live actors', String(s.live_actors ?? '?'), { help: 'order actors in memory now' });
     stat('timers_armed', 'Timers armed', String(s.timers_armed ?? '?'), { help: 'orders with a scheduled next action' });
     stat('actor_restarts', 'Actor restarts', String(s.actor_restarts ?? '?'), { bad: s.actor_restarts > 0, help: 'order actors respawned after a crash since start' });
@@ -450,7 +480,7 @@
 
     // Alerts hold buttons too: rebuild them only when what they say changes.
     const alerts = $('summary-alerts');
-    const signature = JSON.stringify([s.ready, s.stuck, s.parked, s.unreadable_records, [...PARKED].map((p) => counts[p])]);
+    const signature = JSON.stringify([s.ready, s.stuck, needTotal, s.unreadable_records, needBy]);
     if (alerts.dataset.signature === signature) return;
     alerts.dataset.signature = signature;
     alerts.replaceChildren();
@@ -458,18 +488,17 @@
       alerts.append(el('div', { className: `alert alert-${tone}`, dataset: { testid: `alert-${key}` }, attrs: { role: 'alert' } },
         el('span', { className: 'alert-text', text }), ...buttons));
     };
-    const jump = (state, label) => el('button', { className: 'btn btn-small', text: label, attrs: { type: 'button' }, on: { click: () => showList(state) } });
+    const jump = (filter, label) => el('button', { className: 'btn btn-small', text: label, attrs: { type: 'button' }, on: { click: () => showList(filter) } });
     if (s.ready === false) {
       alert('not-ready', 'bad', 'paycoord is not ready: recovery has not finished re-arming the open orders. New orders and notifications are refused (503) until it has.');
     }
     if (s.stuck > 0) {
       alert('stuck', 'bad', `${plural(s.stuck, 'order is', 'orders are')} stuck: delivery to the business server keeps failing. Fix the business server first, then open each STUCK order and press “Forward now”.`,
-        [jump('PAID', 'Show PAID orders')]);
+        [jump({ stuck: true }, 'Show stuck orders')]);
     }
-    if (s.parked > 0) {
-      const which = [...PARKED].filter((p) => Number(counts[p] || 0) > 0);
-      alert('parked', 'bad', `${plural(s.parked, 'order is', 'orders are')} parked (${which.map((p) => `${counts[p]} ${p}`).join(', ')}): nothing moves them until a person looks. Open each one and follow its hint.`,
-        which.map((p) => jump(p, `Show ${p}`)));
+    if (needTotal > 0) {
+      alert('needs-a-person', 'bad', `${plural(needTotal, 'order needs', 'orders need')} a person (${which.map((p) => `${needBy[p]} ${p}`).join(', ')}): parked, nothing moves them until someone looks. Open each one, follow its hint, then resolve it with a note${needBy.FAULTED > 0 ? ' (or retry a FAULTED one)' : ''}.`,
+        [jump({ unresolved: true }, 'Show them')]);
     }
     if (s.unreadable_records > 0) {
       alert('unreadable', 'bad', `${plural(s.unreadable_records, 'stored record does', 'stored records do')} not decode. Escalate to engineering: look for store errors in paycoord's log.`);
@@ -478,17 +507,44 @@
 
   // -- order list --------------------------------------------------------------
 
-  function showList(state) {
+  /// The list's address for a filter: #/orders?state=PAID&stuck=true&unresolved=true
+  /// (the page size, when not the default, is kept).
+  function listHash({ state = '', stuck = false, unresolved = false } = {}) {
     const params = new URLSearchParams();
     if (STATES.includes(state)) params.set('state', state);
+    if (stuck) params.set('stuck', 'true');
+    if (unresolved) params.set('unresolved', 'true');
     if (app.list.limit !== PAGE_SIZE) params.set('limit', String(app.list.limit));
     const q = params.toString();
-    location.hash = q ? `#/orders?${q}` : '#/orders';
+    return q ? `#/orders?${q}` : '#/orders';
   }
 
+  function showList(filter = {}) {
+    location.hash = listHash(filter);
+  }
+
+  function currentFilter() {
+    return { state: app.list.state, stuck: app.list.stuck, unresolved: app.list.unresolved };
+  }
+
+  /// The filter as the toolbar shows it now (read from the controls, not from
+  /// app.list: two quick changes come before the first one's hashchange).
+  function toolbarFilter() {
+    return { state: $('state-filter').value, stuck: $('filter-stuck').checked, unresolved: $('filter-unresolved').checked };
+  }
+
+  /// "unresolved ANOMALY orders", "stuck orders", "all orders".
+  function filterLabel() {
+    const words = [app.list.unresolved ? 'unresolved' : '', app.list.stuck ? 'stuck' : '', app.list.state].filter(Boolean);
+    return words.length ? `${words.join(' ')} orders` : 'all orders';
+  }
+
+  // Every page of a filtered list carries the same filter; only `after` changes.
   function listPath() {
     const params = new URLSearchParams();
     if (app.list.state) params.set('state', app.list.state);
+    if (app.list.stuck) params.set('stuck', 'true');
+    if (app.list.unresolved) params.set('unresolved', 'true');
     params.set('limit', String(app.list.limit));
     const after = app.list.cursors[app.list.cursors.length - 1];
     if (after) params.set('after', after);
@@ -524,19 +580,21 @@
       if (!r || typeof r !== 'object') continue;
       const id = String(r.out_trade_no ?? '');
       const state = String(r.state ?? '');
-      const rowClass = PARKED.has(state) ? 'row-parked' : r.stuck && state === 'PAID' ? 'row-stuck' : '';
+      const resolved = PARKED.has(state) && Boolean(r.resolved_at);
+      const rowClass = PARKED.has(state) ? (resolved ? 'row-resolved' : 'row-parked') : r.stuck && state === 'PAID' ? 'row-stuck' : '';
       const stateCell = el('td', { attrs: { 'data-label': 'State' } }, el('span', { className: 'badges' }, badge(state),
         r.stuck && state === 'PAID' ? flagBadge('STUCK', 'badge-stuck', 'delivery keeps failing') : null,
+        resolved ? flagBadge('RESOLVED', 'badge-resolved', `resolved by a person ${wallTime(r.resolved_at)}`) : null,
         r.late ? flagBadge('LATE', 'badge-late', 'paid after paycoord closed it') : null));
       let next;
       if (r.action && r.action !== 'none' && r.next_due) {
         next = el('span', {}, el('span', { text: ACTION_NAMES[r.action] || String(r.action) }), ' ',
           el('span', { className: 'rel muted', text: relative(r.next_due, { due: true }), dataset: { relTime: r.next_due, relDue: '1' } }));
       } else {
-        next = el('span', { className: 'muted', text: PARKED.has(state) ? 'parked — needs a person' : '—' });
+        next = el('span', { className: 'muted', text: PARKED.has(state) ? (resolved ? 'parked — resolved' : 'parked — needs a person') : '—' });
       }
       const link = el('a', { className: 'mono order-link', text: id, attrs: { href: `#/order/${encodeURIComponent(id)}` }, dataset: { testid: 'order-link' } });
-      const row = el('tr', { className: rowClass, dataset: { testid: 'order-row', id, state } },
+      const row = el('tr', { className: rowClass, dataset: { testid: 'order-row', id, state, resolved: resolved ? 'true' : 'false' } },
         el('td', { attrs: { 'data-label': 'Order' } }, link),
         stateCell,
         el('td', { className: 'num', attrs: { 'data-label': 'Amount' }, text: money(r.amount_total, r.currency) }),
@@ -548,11 +606,16 @@
       });
       body.append(row);
     }
-    show($('list-empty'), orders.length === 0);
-    $('list-empty').textContent = app.list.state ? `No ${app.list.state} orders${app.list.cursors.length > 1 ? ' on this page' : ''}.` : 'No orders yet.';
     const page = app.list.cursors.length;
-    const filter = app.list.state ? `${app.list.state} orders` : 'all orders';
-    $('list-title').textContent = app.list.state ? `${app.list.state} orders` : 'Orders';
+    const filter = filterLabel();
+    const filtered = filter !== 'all orders';
+    const onlyUnresolved = app.list.unresolved && !app.list.state && !app.list.stuck;
+    const onThisPage = page > 1 || app.list.next ? ' on this page' : '';
+    show($('list-empty'), orders.length === 0);
+    $('list-empty').textContent = onlyUnresolved ? `No order needs a person${onThisPage}.`
+      : filtered ? `No ${filter}${onThisPage}.` : 'No orders yet.';
+    $('list-title').textContent = onlyUnresolved ? 'Orders that need a person'
+      : filtered ? filter.charAt(0).toUpperCase() + filter.slice(1) : 'Orders';
     $('list-page-label').textContent = `${filter} · page ${page} · ${plural(orders.length, 'order')}${app.list.next ? ' · more on the next page' : ''}`;
     $('next-page').disabled = !app.list.next;
     $('prev-page').disabled = page <= 1;
@@ -630,14 +693,18 @@
 
   function stateHint(r) {
     const state = String(r.state ?? '');
+    const before = r.faulted_from ? String(r.faulted_from) : 'its earlier state';
+    if (PARKED.has(state) && r.resolved_at) {
+      return { tone: 'info', text: `Resolved by a person ${wallTime(r.resolved_at)} (the note is below). It stays ${state}${state === 'ANOMALY' ? ' and is never forwarded' : ''}, but no longer counts as needing a person.${state === 'FAULTED' ? ` “Retry” still puts it back to ${before}.` : ''}` };
+    }
     if (state === 'ANOMALY') {
-      return { tone: 'bad', text: `Parked: the payment does not match this order${r.parked_reason ? ` (${r.parked_reason})` : ''}. It is never forwarded. Reconcile with finance / WeChat Pay merchant platform (refund or correct the business order); paycoord will not move it.` };
+      return { tone: 'bad', text: `Parked: the payment does not match this order${r.parked_reason ? ` (${r.parked_reason})` : ''}. It is never forwarded. Reconcile with finance / WeChat Pay merchant platform (refund or correct the business order); paycoord will not move it. Then resolve it below with a note saying what was done.` };
     }
     if (state === 'ORPHAN') {
-      return { tone: 'bad', text: `Parked: WeChat Pay reported this for an order paycoord never created${r.parked_reason ? ` (${r.parked_reason})` : ''}. Find the business order it belongs to, or refund it at WeChat Pay.` };
+      return { tone: 'bad', text: `Parked: WeChat Pay reported this for an order paycoord never created${r.parked_reason ? ` (${r.parked_reason})` : ''}. Find the business order it belongs to, or refund it at WeChat Pay; then resolve it below with a note.` };
     }
     if (state === 'FAULTED') {
-      return { tone: 'bad', text: `Parked: this order's actor kept crashing${r.parked_reason ? ` (${r.parked_reason})` : ''}. Search paycoord's log for this out_trade_no and escalate to engineering; nothing retries it.` };
+      return { tone: 'bad', text: `Parked: this order's actor kept crashing${r.parked_reason ? ` (${r.parked_reason})` : ''}. Search paycoord's log for this out_trade_no and escalate to engineering. Once the cause is fixed, “Retry” puts it back to ${before} with a fresh restart budget; or resolve it with a note.` };
     }
     if (state === 'PAID' && r.stuck) {
       return { tone: 'bad', text: `Stuck: delivery to the business server has been failing since ${r.first_forward_failure ? wallTime(r.first_forward_failure) : 'a while'}. Check the business server (is it up? its log for this order), then press “Forward now”.` };
@@ -669,7 +736,9 @@
     const badges = $('detail-badges');
     badges.replaceChildren(badge(state));
     if (r.stuck && state === 'PAID') badges.append(flagBadge('STUCK', 'badge-stuck', 'delivery keeps failing'));
-    if (PARKED.has(state)) badges.append(flagBadge('PARKED', 'badge-parked', 'waits for a person'));
+    const resolved = PARKED.has(state) && Boolean(r.resolved_at);
+    if (PARKED.has(state)) badges.append(flagBadge('PARKED', 'badge-parked', 'paycoord never moves it'));
+    if (resolved) badges.append(flagBadge('RESOLVED', 'badge-resolved', `resolved by a person ${wallTime(r.resolved_at)}`));
     if (r.late) badges.append(flagBadge('LATE', 'badge-late', 'paid after paycoord closed it'));
     // The record has no refund field: a refund shows only as a notification on the timeline.
     if (events.some((e) => e && e.kind === 'notify_event' && /^REFUND\./.test(String(e.detail && e.detail.event_type)))) {
@@ -695,6 +764,7 @@
     $('forward-now').disabled = !canForward || app.busy;
     $('verify-why').textContent = canVerify ? 'query WeChat Pay for this order now' : 'only for PENDING or CLOSED orders';
     $('forward-why').textContent = canForward ? 'deliver to the business server now' : 'only for PAID orders';
+    renderPersonActions(r);
 
     const rec = $('detail-record');
     rec.replaceChildren();
@@ -707,7 +777,16 @@
     field(rec, 'paid_via', 'Paid via', r.via && r.via !== 'none' ? (r.via === 'query' ? 'query (our verify found it)' : r.via === 'notify' ? 'notify (WeChat told us)' : String(r.via)) : '', { help: 'how paycoord learnt of the payment' });
     field(rec, 'late', 'Late', r.late ? 'yes — paid after paycoord closed it' : 'no', { tone: r.late ? 'warn' : '' });
     field(rec, 'stuck', 'Stuck', r.stuck ? 'yes — delivery keeps failing' : 'no', { tone: r.stuck ? 'bad' : '' });
-    if (r.parked_reason || PARKED.has(state)) field(rec, 'parked_reason', 'Parked because', r.parked_reason, { tone: 'bad' });
+    if (r.parked_reason || PARKED.has(state)) field(rec, 'parked_reason', 'Parked because', r.parked_reason, { tone: resolved ? '' : 'bad' });
+    if (state === 'FAULTED') {
+      field(rec, 'faulted_from', 'State before it faulted', r.faulted_from, { help: '“Retry” puts the order back in this state' });
+    }
+    if (PARKED.has(state) || r.resolved_at) {
+      field(rec, 'resolved_at', 'Resolved', r.resolved_at ? timeNode(r.resolved_at) : 'no — needs a person', { tone: r.resolved_at ? '' : 'bad' });
+      if (r.resolved_at || r.resolved_note) {
+        field(rec, 'resolved_note', 'Resolution note', r.resolved_note ? el('span', { className: 'note-text', text: r.resolved_note }) : '');
+      }
+    }
     field(rec, 'forward_attempts', 'Delivery attempts', String(r.forward_attempts ?? 0));
     field(rec, 'queries', 'WeChat queries', String(r.queries ?? 0));
     field(rec, 'description', 'Description', r.description);
@@ -821,8 +900,12 @@
         return { tone: 'bad', title: 'Flagged STUCK', lines: [g('failing_since_ms') ? `deliveries failing since ${wallTime(msToIso(g('failing_since_ms')))}` : ''] };
       case 'operator': {
         const action = String(g('action') ?? '?');
-        return { tone: 'operator', title: `Operator: ${action === 'verify' ? 'verify now' : action === 'forward' ? 'forward now' : action}`,
-          lines: [pairs(Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'action')))] };
+        const rest = pairs(Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'action' && k !== 'note')));
+        if (action === 'resolve') {
+          return { tone: 'operator', title: 'Operator: resolved — handled by a person', lines: [rest], note: g('note') };
+        }
+        const title = { verify: 'verify now', forward: 'forward now', retry: 'retry (out of FAULTED)' }[action] || action;
+        return { tone: 'operator', title: `Operator: ${title}`, lines: [rest], note: g('note') };
       }
       default:
         return { tone: 'info', title: kind || 'event', lines: [d ? pairs(d) : raw === undefined || raw === null ? '' : String(raw)] };
@@ -851,12 +934,15 @@
         if (Number.isFinite(Number(d.status))) dataset.status = String(Number(d.status));
       }
       if (ev.kind === 'forward') dataset.acked = d.acked ? 'true' : 'false';
+      if (ev.kind === 'operator' && d.action !== undefined) dataset.action = String(d.action);
       const when = el('div', { className: 'ev-when', title: String(ev.at ?? '') },
         el('time', { className: 'ev-time mono', text: p ? p.time : String(ev.at ?? '?'), attrs: { datetime: String(ev.at ?? '') } }),
         showDate ? el('span', { className: 'ev-date muted', text: p.date }) : null);
       const what = el('div', { className: 'ev-what' },
         el('div', { className: 'ev-title' }, el('span', { className: `ev-kind ev-kind-${info.tone}`, text: String(ev.kind ?? '?') }), ' ', el('span', { text: info.title })),
-        ...info.lines.filter((l) => l).map((l) => el('div', { className: 'ev-line', text: l })));
+        ...info.lines.filter((l) => l).map((l) => el('div', { className: 'ev-line', text: l })),
+        info.note !== undefined && info.note !== null && info.note !== ''
+          ? el('blockquote', { className: 'ev-note note-text', text: String(info.note), dataset: { testid: 'event-note' } }) : null);
       if (info.extra !== undefined && info.extra !== null && info.extra !== '') {
         const text = typeof info.extra === 'string' ? info.extra : JSON.stringify(info.extra);
         what.append(el('details', { className: 'ev-extra' }, el('summary', { text: 'resource (decrypted)' }), el('pre', { className: 'mono', text: text.slice(0, 4000) })));
@@ -880,9 +966,7 @@
     if (!id || app.busy) return;
     const label = action === 'verify' ? 'Verify now' : 'Forward now';
     const out = $('action-result');
-    app.busy = true;
-    $('verify-now').disabled = true;
-    $('forward-now').disabled = true;
+    setBusy(true);
     out.className = 'action-result';
     out.dataset.outcome = 'pending';
     out.textContent = `${label}: sending…`;
@@ -901,16 +985,127 @@
     } finally {
       const sentAt = new Date().toISOString();
       out.append(' ', el('span', { className: 'rel muted', text: relative(sentAt), dataset: { relTime: sentAt } }));
-      app.busy = false;
-      if (app.signedIn && app.detail.id === id) {
-        app.detail.json = ''; // re-render the buttons whatever comes back
-        refreshDetail();
-        for (const t of app.followUps) clearTimeout(t);
-        app.followUps = FOLLOW_UP_MS.map((ms) => setTimeout(() => {
-          if (app.detail.id === id) refreshDetail();
-        }, ms));
-      }
+      setBusy(false);
+      followUp(id);
     }
+  }
+
+  /// While one action is under way every action control is disabled;
+  /// renderDetail() sets them right again afterwards.
+  function setBusy(busy) {
+    app.busy = busy;
+    if (!busy) return;
+    for (const id of ['verify-now', 'forward-now', 'retry-now', 'resolve-submit']) $(id).disabled = true;
+  }
+
+  /// After an action: re-render the buttons whatever comes back, and look again
+  /// soon (a 202's result and a retried order's next steps arrive later).
+  function followUp(id) {
+    if (!app.signedIn || app.detail.id !== id) return;
+    app.detail.json = '';
+    if (app.detail.data) renderDetail();
+    refreshDetail();
+    for (const t of app.followUps) clearTimeout(t);
+    app.followUps = FOLLOW_UP_MS.map((ms) => setTimeout(() => {
+      if (app.detail.id === id) refreshDetail();
+    }, ms));
+  }
+
+  // -- a person's way out of a parked order (CONTRACTS.md §11) ------------------
+
+  /// Retry (FAULTED) and the resolve form (unresolved ANOMALY, ORPHAN, FAULTED).
+  /// The form is static markup shown or hidden, so a note being typed survives
+  /// the refreshes. An error from the last attempt stays next to its control
+  /// even when the order has moved on meanwhile (someone else acted first).
+  function renderPersonActions(r) {
+    const state = String(r.state ?? '');
+    const parked = PARKED.has(state);
+    const canRetry = state === 'FAULTED';
+    const canResolve = parked && !r.resolved_at;
+    const retryError = !$('retry-error').hidden;
+    const resolveError = !$('resolve-error').hidden;
+    show($('person-actions'), canRetry || canResolve || retryError || resolveError);
+    show($('retry-block'), canRetry || retryError);
+    show($('resolve-form'), canResolve);
+    $('person-title').textContent = canResolve ? 'Needs a person' : 'Operator';
+    $('retry-now').disabled = !canRetry || app.busy;
+    $('retry-why').textContent = canRetry
+      ? `back to ${r.faulted_from ? String(r.faulted_from) : 'the state it had before'}, with a fresh restart budget and its timer re-armed`
+      : 'only for FAULTED orders';
+    updateResolveControls();
+  }
+
+  /// The note as it will be sent (trimmed) and whether it may be.
+  function resolveNote() {
+    const note = $('resolve-note').value.trim();
+    const length = [...note].length;
+    return { note, length, ok: length >= 1 && length <= NOTE_MAX };
+  }
+
+  function updateResolveControls() {
+    const { length, ok } = resolveNote();
+    const count = $('resolve-count');
+    const over = length > NOTE_MAX;
+    count.textContent = over
+      ? `${length} / ${NOTE_MAX} characters — ${length - NOTE_MAX} too many`
+      : `${length} / ${NOTE_MAX} characters`;
+    count.className = `resolve-count small${over ? ' resolve-count-bad' : ''}`;
+    count.dataset.count = String(length);
+    $('resolve-why').textContent = length === 0 ? 'write what was done first' : over ? 'shorten the note' : '';
+    $('resolve-submit').disabled = !ok || app.busy;
+  }
+
+  function clearPersonErrors() {
+    for (const id of ['retry-error', 'resolve-error']) {
+      $(id).textContent = '';
+      show($(id), false);
+    }
+  }
+
+  /// POSTs retry or resolve. Both answer 200 with the record: it is shown at
+  /// once, then the order is read again for its new timeline events.
+  async function personAction(action, payload) {
+    const id = app.detail.id;
+    if (!id || app.busy) return;
+    const label = action === 'retry' ? 'Retry' : 'Resolve';
+    const errorNode = $(`${action}-error`);
+    const out = $('action-result');
+    clearPersonErrors();
+    show(out, false);
+    delete out.dataset.outcome;
+    setBusy(true);
+    try {
+      const { status, body } = await api('POST', `orders/${encodeURIComponent(id)}/${action}`, { body: payload });
+      if (app.detail.id !== id) return;
+      const rec = body && typeof body === 'object' && !Array.isArray(body) ? body : null;
+      const now = rec && rec.state ? String(rec.state) : '?';
+      out.className = 'action-result action-ok';
+      out.dataset.outcome = action === 'retry' ? 'retried' : 'resolved';
+      out.textContent = action === 'retry'
+        ? `Retry: done (${status}). The order is back in ${now} and its timer is re-armed; what it does next appears on the timeline below.`
+        : `Resolve: done (${status}). The order stays ${now}; it no longer counts as needing a person.`;
+      show(out, true);
+      if (action === 'resolve') $('resolve-note').value = '';
+      if (rec && app.detail.data) app.detail.data = { ...app.detail.data, record: rec };
+      refreshSummary(); // the needs-a-person count
+    } catch (e) {
+      if (e.status === 401 || app.detail.id !== id) return;
+      const why = e.status === 409 ? ' The order is read again below: someone may have acted on it first.'
+        : e.status === 400 ? ' Check the note.' : '';
+      errorNode.textContent = `${label} refused — ${e.describe().replace(/[.\s]+$/, '')}.${why}`;
+      show(errorNode, true);
+    } finally {
+      setBusy(false);
+      followUp(id);
+    }
+  }
+
+  function submitResolve(event) {
+    event.preventDefault();
+    const { note, ok } = resolveNote();
+    updateResolveControls();
+    if (!ok) return;
+    personAction('resolve', { note });
   }
 
   // -- routing -----------------------------------------------------------------
@@ -932,17 +1127,23 @@
     }
     const q = new URLSearchParams(hash.split('?')[1] || '');
     const state = STATES.includes(q.get('state')) ? q.get('state') : '';
+    const stuck = q.get('stuck') === 'true';
+    const unresolved = q.get('unresolved') === 'true';
     // A page size other than the default can be asked for in the address: #/orders?limit=200
     const n = Number(q.get('limit'));
     const limit = Number.isInteger(n) && n >= 1 && n <= 500 ? n : PAGE_SIZE;
-    const changed = state !== app.list.state || limit !== app.list.limit;
+    const changed = state !== app.list.state || stuck !== app.list.stuck || unresolved !== app.list.unresolved || limit !== app.list.limit;
     app.list.state = state;
+    app.list.stuck = stuck;
+    app.list.unresolved = unresolved;
     app.list.limit = limit;
     $('state-filter').value = state;
+    $('filter-stuck').checked = stuck;
+    $('filter-unresolved').checked = unresolved;
     if (changed) app.list.cursors = [''];
     closeDetail();
     resetListCache();
-    if (app.summary) renderSummary(); // the active tile
+    if (app.summary) renderSummary(); // the active tile / needs-a-person link
     refreshList();
   }
 
@@ -956,6 +1157,9 @@
       show($('detail-error'), false);
       show($('action-result'), false);
       delete $('action-result').dataset.outcome;
+      $('resolve-note').value = '';
+      clearPersonErrors();
+      show($('person-actions'), false);
       for (const t of app.followUps) clearTimeout(t);
       app.followUps = [];
       $('detail-updated').textContent = 'loading…';
@@ -979,7 +1183,7 @@
   }
 
   function backToList() {
-    showList(app.list.state);
+    showList(currentFilter());
   }
 
   function renderFooter() {
@@ -992,7 +1196,9 @@
   function init() {
     const filter = $('state-filter');
     for (const s of STATES) filter.append(el('option', { text: `${s} — ${STATE_HELP[s]}`, attrs: { value: s } }));
-    filter.addEventListener('change', () => showList(filter.value));
+    for (const control of [filter, $('filter-stuck'), $('filter-unresolved')]) {
+      control.addEventListener('change', () => showList(toolbarFilter()));
+    }
     $('signin-form').addEventListener('submit', signIn);
     $('sign-out').addEventListener('click', signOut);
     $('search-form').addEventListener('submit', (ev) => {
@@ -1008,6 +1214,16 @@
     $('back-to-list').addEventListener('click', backToList);
     $('verify-now').addEventListener('click', () => operatorAction('verify'));
     $('forward-now').addEventListener('click', () => operatorAction('forward'));
+    $('retry-now').addEventListener('click', () => personAction('retry'));
+    $('resolve-form').addEventListener('submit', submitResolve);
+    $('resolve-note').addEventListener('input', updateResolveControls);
+    $('resolve-note').addEventListener('keydown', (ev) => {
+      // Enter writes a new line; Ctrl+Enter (⌘+Enter) sends, as in most note fields.
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        $('resolve-form').requestSubmit();
+      }
+    });
     try {
       app.newestFirst = sessionStorage.getItem(ORDER_KEY) !== 'false';
     } catch {

@@ -3,12 +3,17 @@
 //
 // Starts paysim and paycoord as real processes on free loopback ports with
 // compressed schedules, makes a lost-notification order (confirmed by
-// paycoord's own verify query) and a stuck one (business server down), then
-// drives Debian's chromium through playwright-core: sign in (a wrong token
-// first), read the summary, filter and page the list, open the stuck order,
-// read its timeline, bring the business server back and press "forward now"
-// until the page shows CONFIRMED. Screenshots in $PAYCOORD_ARTIFACT_DIR: inspector.png
-// (the detail view at 1280 px), inspector-narrow.png (390 px), inspector-stuck.png.
+// paycoord's own verify query), two paid with the wrong amount (ANOMALY) and a
+// stuck one (business server down), then drives Debian's chromium through
+// playwright-core: sign in (a wrong token first), read the summary, filter and
+// page the list, open the stuck order, read its timeline, bring the business
+// server back and press "forward now" until the page shows CONFIRMED; then
+// follow "needs a person" to the unresolved ANOMALY orders, resolve one with a
+// note (an empty or too long one is refused by the page) and watch the other
+// get resolved by someone else first (the page shows paycoord's 409).
+// Screenshots in $PAYCOORD_ARTIFACT_DIR: inspector.png (the detail view at
+// 1280 px), inspector-narrow.png (390 px), inspector-stuck.png,
+// inspector-resolve-form.png and inspector-resolved.png.
 //
 // Plain node, no test runner: exit 0 = pass, 1 = fail (the message says why).
 // Both child processes are always killed, on failure and on timeout too.
@@ -33,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 
 // -- settings ------------------------------------------------------------------
 
-const OVERALL_TIMEOUT_MS = 90_000;
+const OVERALL_TIMEOUT_MS = 120_000;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE_DIR = path.resolve(process.env.PAYCOORD_SOURCE_DIR || path.join(HERE, '..', '..'));
 const BIN_DIR = path.resolve(process.env.PAYCOORD_BIN_DIR || path.join(SOURCE_DIR, 'build', 'bin'));
@@ -60,6 +65,14 @@ const PEND = 'WEBT-PEND-0001'; // never paid; its description is hostile markup
 const STUCK = 'WEBT-STUCK-0001'; // paid while the business server is down
 const STUCK_FEN = 2599;
 const HOSTILE = '<img src=x onerror="window.__inspectorXss=1"><b>bold?</b> & "quotes"';
+// Paid with the wrong amount: parked ANOMALY, to be resolved by a person.
+const ANOM = 'WEBT-ANOM-0001'; // resolved through the page
+const ANOM_OTHER = 'WEBT-ANOM-0002'; // resolved by "someone else" just before the page tries
+const ANOM_FEN = 500;
+const ANOM_PAID_FEN = 1;
+const NOTE = 'Refunded ¥0.01 at the merchant platform <b>(ticket FIN-2211)</b>\nchecked with 财务 & "ops" <img src=x onerror="window.__inspectorXss=2">';
+const OTHER_NOTE = 'Resolved by another operator';
+const NOTE_MAX = 500;
 const TOKEN_KEY = 'paycoord.inspector.token';
 
 // -- reporting -----------------------------------------------------------------
@@ -334,7 +347,7 @@ async function main() {
   };
   const publicState = async (id) => (await http('GET', pub(`/v1/orders/${encodeURIComponent(id)}`))).json?.state;
 
-  await step('create three orders through POST /v1/orders', async () => {
+  await step('create five orders through POST /v1/orders', async () => {
     const create = async (id, total, description) => {
       const r = await http('POST', pub('/v1/orders'), {
         body: { out_trade_no: id, description, amount: { total, currency: 'CNY' }, payer: { openid: 'o-inspector-test' } },
@@ -344,6 +357,8 @@ async function main() {
     await create(LOST, 100, 'Monthly plan');
     await create(PEND, 100, HOSTILE);
     await create(STUCK, STUCK_FEN, 'Annual plan');
+    await create(ANOM, ANOM_FEN, 'Family plan');
+    await create(ANOM_OTHER, ANOM_FEN, 'Family plan');
   });
 
   await step(`pay ${LOST} with its notification dropped: paycoord's verify query must confirm it`, async () => {
@@ -355,6 +370,26 @@ async function main() {
     check(d.events.some((e) => e.kind === 'query' && e.detail?.trade_state === 'SUCCESS'), 'its timeline has a query answered SUCCESS');
     const row = (await http('GET', control(`/control/orders/${LOST}`))).json;
     check(row.notify.dropped === 1 && row.notify.attempts === 0, 'paysim never sent its notification');
+  });
+
+  await step(`pay ${ANOM} and ${ANOM_OTHER} with the wrong amount: paycoord parks them ANOMALY, unresolved`, async () => {
+    for (const id of [ANOM, ANOM_OTHER]) {
+      // As tests/integration/timers_e2e_test.cpp does: WeChat charges a different amount.
+      const r = await http('POST', control(`/control/orders/${id}/pay`), { body: { amount: ANOM_PAID_FEN } });
+      check(r.status === 200, `paysim charged ${id} ${ANOM_PAID_FEN} fen instead of ${ANOM_FEN} (${r.status})`);
+    }
+    for (const id of [ANOM, ANOM_OTHER]) {
+      const d = await waitFor(`${id} ANOMALY`, async () => {
+        const x = await detail(id);
+        return x.record.state === 'ANOMALY' ? x : null;
+      }, { timeout: 20_000 });
+      check(!d.record.resolved_at && !d.record.resolved_note, `${id} is ANOMALY and not resolved (resolved_at ${d.record.resolved_at})`);
+    }
+    const s = await http('GET', admin('/admin/api/summary'), { token });
+    if (typeof s.json?.needs_a_person !== 'number') {
+      throw new Error(`paycoord's summary has no needs_a_person (CONTRACTS.md §11 not built into this paycoord?): ${s.text}`);
+    }
+    check(s.json.needs_a_person === 2 && s.json.unresolved?.ANOMALY === 2, `the summary counts 2 that need a person (${JSON.stringify(s.json.unresolved)})`);
   });
 
   await step(`take the business server down and pay ${STUCK}: its delivery must fail with 503`, async () => {
@@ -396,6 +431,7 @@ async function main() {
   const pageErrors = [];
   const consoleErrors = [];
   const outside = [];
+  const apiCalls = []; // every admin API call the page made: { method, path, query, body }
   let page;
   await step('launch chromium and open the page', async () => {
     state.browser = await chromium.launch({
@@ -414,6 +450,11 @@ async function main() {
     });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      const at = u.pathname.indexOf('/api/');
+      if (at >= 0) apiCalls.push({ method: r.method(), path: u.pathname.slice(at + 5), query: u.searchParams, body: r.postData() });
+    });
     page.on('console', (m) => {
       // Failed fetches (401, 404, 409) are expected; script errors and CSP refusals are not.
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
@@ -448,9 +489,10 @@ async function main() {
     await page.locator('#app').waitFor({ state: 'visible' });
     await until('the state counts', () => {
       const v = (s) => document.querySelector(`[data-testid="count-${s}-value"]`)?.textContent;
-      return v('CONFIRMED') === '1' && v('PAID') === '1' && v('PENDING') === '1' && v('ANOMALY') === '0';
+      return v('CONFIRMED') === '1' && v('PAID') === '1' && v('PENDING') === '1' && v('ANOMALY') === '2';
     });
-    check(true, 'counts per state: PENDING 1, PAID 1, CONFIRMED 1, parked 0');
+    check(true, 'counts per state: PENDING 1, PAID 1, CONFIRMED 1, ANOMALY 2');
+    check((await text('[data-testid="needs-a-person-value"]')) === '2', 'the summary says 2 need a person');
     check((await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)) === token, 'the token is kept in sessionStorage');
     check((await text('[data-testid="stat-ready"] dd')) === 'yes', 'ready: yes');
     for (const key of ['live_actors', 'timers_armed', 'stuck', 'parked', 'actor_restarts', 'store_bytes', 'uptime']) {
@@ -591,17 +633,183 @@ async function main() {
     check(await page.locator('#detail-body').isHidden(), 'no stale order shown');
   });
 
-  await step('paging: next page and back to the first', async () => {
-    await page.evaluate(() => { location.hash = '#/orders?limit=2'; });
-    const ids = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(','));
-    await until('page 1', (want) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === want, `${LOST},${PEND}`);
-    check(await page.locator('#next-page').isEnabled(), `page 1 is ${await ids()} and "next page" is enabled`);
+  // -- parked orders: a person's way out (CONTRACTS.md §11) -----------------
+
+  const rowIds = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(','));
+  const listShows = (what, want) => until(what, (w) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === w, want);
+  const lastListCall = () => [...apiCalls].reverse().find((c) => c.method === 'GET' && c.path === 'orders');
+  const resolveCalls = () => apiCalls.filter((c) => c.method === 'POST' && /\/resolve$/.test(c.path));
+
+  await step('"needs a person" links to the unresolved orders; the stuck and unresolved boxes filter the list', async () => {
+    check((await text('[data-testid="needs-a-person-value"]')) === '2', 'the summary says 2 need a person');
+    check(/2 ANOMALY/.test(await text('[data-testid="needs-a-person-detail"]')), `it says which: "${await text('[data-testid="needs-a-person-detail"]')}"`);
+    check(await page.locator('[data-testid="alert-needs-a-person"]').count() === 1, 'and raises an alert');
+    await page.click('[data-testid="needs-a-person"]');
+    await listShows('the unresolved list', `${ANOM},${ANOM_OTHER}`);
+    check(true, `the list shows exactly ${ANOM} and ${ANOM_OTHER}`);
+    check(/unresolved=true/.test(await page.evaluate(() => location.hash)), 'the filter is in the address (#/orders?unresolved=true)');
+    check(await page.locator('#filter-unresolved').isChecked() && !(await page.locator('#filter-stuck').isChecked()), 'the "needs a person" box is ticked, "stuck" is not');
+    check(lastListCall()?.query.get('unresolved') === 'true', `the page asked for unresolved=true (${lastListCall()?.query})`);
+    check((await text('#list-title')) === 'Orders that need a person', `title: ${await text('#list-title')}`);
+    check(await page.locator('[data-testid="order-row"][data-resolved="false"][data-state="ANOMALY"]').count() === 2, 'both rows are ANOMALY and unresolved');
+
+    await page.uncheck('#filter-unresolved');
+    await listShows('every order again', `${ANOM},${ANOM_OTHER},${LOST},${PEND},${STUCK}`);
+    check(!/unresolved/.test(await page.evaluate(() => location.hash)), 'unticked: every order, and the address says so');
+    await page.check('#filter-stuck');
+    await until('no stuck orders', () => !document.getElementById('list-empty').hidden
+      && /No stuck orders/.test(document.getElementById('list-empty').textContent));
+    check(lastListCall()?.query.get('stuck') === 'true', `"stuck" ticked: the page asked for stuck=true (${lastListCall()?.query}) and says "${await text('#list-empty')}"`);
+    await page.uncheck('#filter-stuck');
+    await page.check('#filter-unresolved');
+    await listShows('the unresolved list again', `${ANOM},${ANOM_OTHER}`);
+    check(true, 'ticked again: the two ANOMALY orders');
+
+    // Paging keeps the filter: only the cursor changes from page to page.
+    await page.evaluate(() => { location.hash = '#/orders?unresolved=true&limit=1'; });
+    await listShows('unresolved page 1', ANOM);
+    check(await page.locator('#next-page').isEnabled(), `unresolved page 1 is ${ANOM} and "next page" is enabled`);
     await page.click('#next-page');
-    await until('page 2', (want) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === want, STUCK);
-    check(await page.locator('#next-page').isDisabled(), `page 2 is ${await ids()} and is the last`);
+    await listShows('unresolved page 2', ANOM_OTHER);
+    const call = lastListCall();
+    check(call.query.get('unresolved') === 'true' && call.query.get('after') === ANOM && call.query.get('limit') === '1',
+      `page 2 asked for ${call.query} (the filter kept, after the cursor)`);
+    await page.evaluate(() => { location.hash = '#/orders?unresolved=true'; });
+    await listShows('the unresolved list, one page', `${ANOM},${ANOM_OTHER}`);
+  });
+
+  await step(`open ${ANOM}: ANOMALY, unresolved, no Retry; the page refuses an empty or too long note`, async () => {
+    await page.locator(`[data-testid="order-row"][data-id="${ANOM}"] [data-testid="order-link"]`).click();
+    await until('the ANOMALY order', (id) => document.getElementById('detail-id')?.textContent === id
+      && !document.getElementById('detail-body').hidden, ANOM);
+    check((await text('#detail-badges [data-testid="state-badge"]')) === 'ANOMALY', 'state badge ANOMALY');
+    check(await page.locator('#detail-badges [data-testid="flag-parked"]').count() === 1
+      && await page.locator('#detail-badges [data-testid="flag-resolved"]').count() === 0, 'flagged PARKED, not RESOLVED');
+    check(/no/.test(await text('[data-testid="field-resolved_at"] dd')), `resolved: ${await text('[data-testid="field-resolved_at"] dd')}`);
+    check(/resolve/i.test(await text('#detail-hint')), 'the hint says to resolve it once handled');
+    check(await page.locator('#resolve-form').isVisible(), 'the resolve form is shown');
+    check(await page.locator('#retry-now').isHidden(), 'no Retry (only for FAULTED)');
+    check(await page.locator('#verify-now').isDisabled() && await page.locator('#forward-now').isDisabled(), 'verify and forward disabled');
+
+    const submit = page.locator('#resolve-submit');
+    check(await submit.isDisabled(), 'an empty note: "Mark resolved" is disabled');
+    check(/^0 \/ 500/.test(await text('#resolve-count')), `counter: ${await text('#resolve-count')}`);
+    await page.fill('#resolve-note', '   \n  ');
+    check(await submit.isDisabled(), 'a note of blanks: still disabled');
+    await page.press('#resolve-note', 'Control+Enter');
+    await page.fill('#resolve-note', 'x'.repeat(NOTE_MAX + 1));
+    check(await submit.isDisabled(), `${NOTE_MAX + 1} characters: disabled`);
+    const over = await text('#resolve-count');
+    check(over.includes(`${NOTE_MAX + 1} / ${NOTE_MAX}`) && /too many/.test(over), `counter: ${over}`);
+    await page.press('#resolve-note', 'Control+Enter');
+    await page.fill('#resolve-note', 'x'.repeat(NOTE_MAX));
+    check(await submit.isEnabled(), `exactly ${NOTE_MAX} characters: enabled`);
+    await page.fill('#resolve-note', '');
+    check(await submit.isDisabled(), 'emptied again: disabled');
+    await page.press('#resolve-note', 'Control+Enter');
+    await sleep(300);
+    check(resolveCalls().length === 0, 'nothing was sent to paycoord for any of those');
+    check(await page.locator('#resolve-error').isHidden(), 'and no error shown');
+
+    await page.fill('#resolve-note', NOTE);
+    check(await submit.isEnabled(), 'a real note: enabled');
+    check((await text('#resolve-count')).startsWith(`${[...NOTE].length} / ${NOTE_MAX}`), `counter: ${await text('#resolve-count')}`);
+    fs.mkdirSync(ARTIFACT_DIR, { recursive: true });
+    const shot = path.join(ARTIFACT_DIR, 'inspector-resolve-form.png');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: shot, fullPage: true });
+    log(`   saved ${shot}`);
+  });
+
+  await step(`resolve ${ANOM} with the note: the page shows it resolved, the note and the operator event`, async () => {
+    await page.click('#resolve-submit');
+    await until('the resolve result', () => document.getElementById('action-result').dataset.outcome === 'resolved');
+    log(`   the page says: ${await text('#action-result')}`);
+    const sent = resolveCalls();
+    check(sent.length === 1 && sent[0].path === `orders/${ANOM}/resolve` && JSON.parse(sent[0].body).note === NOTE,
+      `one POST orders/${ANOM}/resolve with the note as typed (${sent.length} sent)`);
+    await until('the RESOLVED badge', () => Boolean(document.querySelector('#detail-badges [data-testid="flag-resolved"]')));
+    check((await text('#detail-badges [data-testid="state-badge"]')) === 'ANOMALY', 'still ANOMALY (resolving does not move it)');
+    check((await page.locator('[data-testid="field-resolved_note"] dd').textContent()) === NOTE, 'the note is shown exactly as written');
+    const at = await page.locator('[data-testid="field-resolved_at"] dd time').getAttribute('datetime');
+    check(Boolean(at) && !Number.isNaN(Date.parse(at)), `resolved at ${at}`);
+    check(/Resolved by a person/.test(await text('#detail-hint')), `hint: ${await text('#detail-hint')}`);
+    check(await page.locator('#resolve-form').isHidden() && await page.locator('#person-actions').isHidden(), 'the resolve form is gone');
+    const ev = page.locator('[data-testid="event"][data-kind="operator"][data-action="resolve"]');
+    await ev.first().waitFor({ state: 'visible' });
+    check(await ev.count() === 1, 'one operator "resolve" event on the timeline');
+    check((await ev.locator('[data-testid="event-note"]').textContent()) === NOTE, 'it carries the note');
+    check(await page.locator('#detail-view b, #detail-view img').count() === 0, 'the markup in the note stayed text');
+    check((await page.evaluate(() => window.__inspectorXss)) === undefined, 'no script ran');
+    const d = await detail(ANOM);
+    check(d.record.resolved_note === NOTE && d.record.state === 'ANOMALY', 'paycoord kept the note (and the state)');
+    await until('the count to go down', () => document.querySelector('[data-testid="needs-a-person-value"]')?.textContent === '1');
+    check(true, 'the summary says 1 needs a person now');
+    const shot = path.join(ARTIFACT_DIR, 'inspector-resolved.png');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: shot, fullPage: true });
+    log(`   saved ${shot}`);
+  });
+
+  await step(`the unresolved list no longer shows ${ANOM}; the full list marks it RESOLVED`, async () => {
+    await page.click('[data-testid="needs-a-person"]');
+    await listShows('the unresolved list', ANOM_OTHER);
+    check(true, `only ${ANOM_OTHER} is left`);
+    check((await text('[data-testid="count-ANOMALY-value"]')) === '2', 'ANOMALY still counts 2 (resolved orders stay ANOMALY)');
+    await page.uncheck('#filter-unresolved');
+    const row = page.locator(`[data-testid="order-row"][data-id="${ANOM}"]`);
+    await row.waitFor({ state: 'visible' });
+    check((await row.getAttribute('data-resolved')) === 'true' && await row.locator('[data-testid="flag-resolved"]').count() === 1, `${ANOM} is listed with a RESOLVED badge`);
+  });
+
+  await step(`someone else resolves ${ANOM_OTHER} just before the page does: the 409 is shown at the form`, async () => {
+    await page.fill('#search-input', ANOM_OTHER);
+    await page.press('#search-input', 'Enter');
+    await until('the other ANOMALY order', (id) => document.getElementById('detail-id')?.textContent === id
+      && !document.getElementById('detail-body').hidden, ANOM_OTHER);
+    check(await page.locator('#resolve-form').isVisible(), 'its resolve form is shown');
+    await page.fill('#resolve-note', 'Resolved from the page');
+    // Hold the page's request until another operator's resolve (straight to the API) has landed:
+    // real paycoord then answers the page 409.
+    let other = null;
+    await page.route(`**/api/orders/${ANOM_OTHER}/resolve`, async (route) => {
+      other = await http('POST', admin(`/admin/api/orders/${ANOM_OTHER}/resolve`), { token, body: { note: OTHER_NOTE } });
+      await route.continue();
+    });
+    await page.click('#resolve-submit');
+    await until('the refusal next to the form', () => {
+      const e = document.getElementById('resolve-error');
+      return !e.hidden && /409/.test(e.textContent);
+    });
+    await page.unroute(`**/api/orders/${ANOM_OTHER}/resolve`);
+    check(other?.status === 200, `the other operator's resolve was accepted (${other?.status})`);
+    const refusal = await text('#resolve-error');
+    log(`   the page says: ${refusal}`);
+    check(/INVALID_STATE/.test(refusal), 'it names INVALID_STATE');
+    check(await page.evaluate(() => document.getElementById('person-actions').contains(document.getElementById('resolve-error'))), 'it is shown with the resolve controls');
+    await until('the page to show the other resolution', (n) => document.querySelector('[data-testid="field-resolved_note"] dd')?.textContent === n, OTHER_NOTE);
+    check(await page.locator('#resolve-error').isVisible(), 'the refusal stays in view after the order is read again');
+    const notes = await page.locator('[data-testid="event"][data-kind="operator"][data-action="resolve"] [data-testid="event-note"]').allTextContents();
+    check(notes.includes(OTHER_NOTE), `the other operator's resolve is on its timeline (${JSON.stringify(notes)})`);
+    await until('nobody needed any more', () => document.querySelector('[data-testid="needs-a-person-value"]')?.textContent === '0'
+      && !document.querySelector('[data-testid="alert-needs-a-person"]'));
+    check(true, 'the summary says 0 need a person and the alert is gone');
+    await page.click('[data-testid="needs-a-person"]');
+    await until('the empty unresolved list', () => !document.getElementById('list-empty').hidden
+      && /No order needs a person/.test(document.getElementById('list-empty').textContent));
+    check(await page.locator('[data-testid="order-row"]').count() === 0, `the unresolved list is empty: "${await text('#list-empty')}"`);
+  });
+
+  await step('paging: next page and back to the first', async () => {
+    await page.evaluate(() => { location.hash = '#/orders?limit=3'; });
+    await listShows('page 1', `${ANOM},${ANOM_OTHER},${LOST}`);
+    check(await page.locator('#next-page').isEnabled(), `page 1 is ${await rowIds()} and "next page" is enabled`);
+    await page.click('#next-page');
+    await listShows('page 2', `${PEND},${STUCK}`);
+    check(await page.locator('#next-page').isDisabled(), `page 2 is ${await rowIds()} and is the last`);
     check(/page 2/.test(await text('#list-page-label')), `label: ${await text('#list-page-label')}`);
     await page.click('#first-page');
-    await until('page 1 again', (want) => [...document.querySelectorAll('[data-testid="order-row"]')].map((r) => r.dataset.id).join(',') === want, `${LOST},${PEND}`);
+    await listShows('page 1 again', `${ANOM},${ANOM_OTHER},${LOST}`);
     check(true, 'back on the first page');
   });
 
