@@ -75,6 +75,16 @@ inline schedule_config test_schedule() {
   return s;
 }
 
+/// 2026-11-26T10:00:00+08:00: where machine-level tests start their clock.
+constexpr int64_t test_t0 = 1'795'658'400'000;
+
+/// The order machine of the test merchant over test_schedule(), with a
+/// fixed "random" draw (backoff jitter in the middle).
+inline order_machine test_machine() {
+  return order_machine{order_rules{"1900000001", "wx8888888888888888", test_schedule()},
+                       [] { return 0.5; }};
+}
+
 inline query_result paid(const std::string& id, int64_t total = 100) {
   query_result r;
   r.outcome = query_outcome::trade_state;

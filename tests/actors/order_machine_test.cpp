@@ -10,16 +10,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int64_t t0 = 1'795'658'400'000;
-
-order_machine machine() {
-  return order_machine{order_rules{"1900000001", "wx8888888888888888",
-                                   test_schedule()},
-                       [] { return 0.5; }};
-}
+constexpr int64_t t0 = test_t0;
 
 order_record record_in(order_state s) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   x.state = s;
   if (s == order_state::paid) {
@@ -168,7 +162,7 @@ std::vector<row> parked_rows(S s) {
 } // namespace
 
 TEST(order_machine, every_state_and_input_pair_follows_the_table) {
-  auto m = machine();
+  auto m = test_machine();
   auto rows = table;
   for (auto s : {S::anomaly, S::orphan, S::faulted})
     for (auto& r : parked_rows(s))
@@ -199,7 +193,7 @@ TEST(order_machine, every_state_and_input_pair_follows_the_table) {
 }
 
 TEST(order_machine, a_duplicate_payment_writes_nothing) {
-  auto m = machine();
+  auto m = test_machine();
   for (auto s : {S::paid, S::confirmed}) {
     auto d = m.on_notify(record_in(s), payment_notification("A1"), t0);
     EXPECT_FALSE(d.persist);
@@ -208,7 +202,7 @@ TEST(order_machine, a_duplicate_payment_writes_nothing) {
 }
 
 TEST(order_machine, a_mismatched_amount_is_an_anomaly_never_a_payment) {
-  auto m = machine();
+  auto m = test_machine();
   auto d = m.on_notify(record_in(S::pending), payment_notification("A1", 1),
                        t0);
   EXPECT_EQ(d.record.state, S::anomaly);
@@ -224,7 +218,7 @@ TEST(order_machine, a_mismatched_amount_is_an_anomaly_never_a_payment) {
 }
 
 TEST(order_machine, verify_schedule_counts_from_creation_then_repeats) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   EXPECT_EQ(x.action, next_action::verify);
   EXPECT_EQ(x.next_due_ms, t0 + 5'000);
@@ -250,7 +244,7 @@ TEST(order_machine, one_late_answer_covers_every_step_already_due) {
   // paycoord was down from 4 s to 70 s after creation: the steps at 5 s,
   // 30 s and 60 s are all overdue. One NOTPAY answers for all of them; the
   // next query waits for the next future step instead of firing at once.
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   x = m.on_query(x, trade("NOTPAY"), t0 + 70'000).record;
   EXPECT_EQ(x.action, next_action::verify);
@@ -260,7 +254,7 @@ TEST(order_machine, one_late_answer_covers_every_step_already_due) {
 }
 
 TEST(order_machine, userpaying_and_errors_retry_without_losing_the_schedule) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   auto now = t0 + 5'000;
   auto y = m.on_query(x, trade("USERPAYING"), now).record;
@@ -283,7 +277,7 @@ TEST(order_machine, userpaying_and_errors_retry_without_losing_the_schedule) {
 TEST(order_machine, queries_without_an_answer_back_off_so_an_outage_is_no_herd) {
   // WeChat throttles or fails for a while: every order asks again later and
   // later (5 s doubling, capped at 5 min), not every 5 s.
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   query_result busy;
   busy.outcome = query_outcome::retry_later;
@@ -304,7 +298,7 @@ TEST(order_machine, queries_without_an_answer_back_off_so_an_outage_is_no_herd) 
 }
 
 TEST(order_machine, expiry_queries_closes_confirms_and_ends_closed) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   x.action = next_action::expire_query;
   x.next_due_ms = x.expire_at_ms;
@@ -326,7 +320,7 @@ TEST(order_machine, expiry_queries_closes_confirms_and_ends_closed) {
 }
 
 TEST(order_machine, close_waits_for_close_not_before) {
-  auto m = machine();
+  auto m = test_machine();
   auto req = new_order("A1");
   req.requested_expire_at_ms = t0 + 60'000; // expires after a minute
   auto x = m.create(req, t0).record;
@@ -337,7 +331,7 @@ TEST(order_machine, close_waits_for_close_not_before) {
 }
 
 TEST(order_machine, forward_backoff_doubles_with_full_jitter_and_flags_stuck) {
-  auto m = machine(); // uniform() = 0.5
+  auto m = test_machine(); // uniform() = 0.5
   EXPECT_EQ(m.forward_backoff_ms(1), 500);
   EXPECT_EQ(m.forward_backoff_ms(2), 1000);
   EXPECT_EQ(m.forward_backoff_ms(3), 2000);
@@ -358,13 +352,13 @@ TEST(order_machine, forward_backoff_doubles_with_full_jitter_and_flags_stuck) {
 }
 
 TEST(order_machine, query_refund_parks_the_order_for_an_operator) {
-  auto m = machine();
+  auto m = test_machine();
   auto d = m.on_query(record_in(S::pending), trade("REFUND"), t0);
   EXPECT_EQ(d.record.state, S::anomaly);
 }
 
 TEST(order_machine, same_order_compares_by_value) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("A1"), t0).record;
   EXPECT_TRUE(order_machine::same_order(x, new_order("A1")));
   auto explicit_cny = new_order("A1");

@@ -14,12 +14,7 @@ using namespace paycoord::testing;
 
 namespace {
 
-constexpr int64_t t0 = 1'795'658'400'000;
-
-order_machine machine() {
-  return order_machine{order_rules{"1900000001", "wx8888888888888888", test_schedule()},
-                       [] { return 0.5; }};
-}
+constexpr int64_t t0 = test_t0;
 
 std::string seventy_chinese() {
   std::string out;
@@ -56,7 +51,7 @@ void expect_valid_events(const order_decision& d) {
 // and dump() of the event threw type_error.316: the actor crashed until
 // FAULTED.
 TEST(order_promise, an_error_text_cut_inside_a_character_is_kept_not_thrown) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("R1"), t0).record;
   query_result r;
   r.outcome = query_outcome::retry_later;
@@ -76,7 +71,7 @@ TEST(order_promise, an_error_text_cut_inside_a_character_is_kept_not_thrown) {
 // answered 204, the confirming query 404, read as "not paid": close again,
 // forever.
 TEST(order_promise, an_order_wechat_never_knew_ends_closed) {
-  auto m = machine();
+  auto m = test_machine();
   auto final_query = m.on_query(at_expiry(m), not_found(), t0 + 3'600'000);
   EXPECT_EQ(final_query.record.state, order_state::closed);
 
@@ -91,7 +86,7 @@ TEST(order_promise, an_order_wechat_never_knew_ends_closed) {
 // Defect 3: a refused close (ORDERPAID: paid in the last moment) was retried
 // as a close forever; the payment was never asked about.
 TEST(order_promise, after_a_close_that_did_not_succeed_the_next_step_is_a_query) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = at_expiry(m);
   x.action = next_action::close;
   for (bool retryable : {false, true}) {
@@ -113,7 +108,7 @@ TEST(order_promise, after_a_close_that_did_not_succeed_the_next_step_is_a_query)
 // Each loop of calls ends: a WeChat that accepts every close but keeps
 // saying NOTPAY gets a bounded number of closes, then the order is CLOSED.
 TEST(order_promise, closes_are_bounded_when_wechat_keeps_saying_notpay) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = at_expiry(m);
   int64_t now = x.next_due_ms;
   auto d = m.on_query(x, trade("NOTPAY"), now);

@@ -12,19 +12,14 @@ using namespace paycoord::testing;
 
 namespace {
 
-constexpr int64_t t0 = 1'795'658'400'000;
-
-order_machine machine() {
-  return order_machine{order_rules{"1900000001", "wx8888888888888888", test_schedule()},
-                       [] { return 0.5; }};
-}
+constexpr int64_t t0 = test_t0;
 
 } // namespace
 
 // A payment that arrives while FAULTED is
 // held, and an operator's retry applies it.
 TEST(order_promise, a_faulted_order_holds_a_payment_and_retry_applies_it) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("R1"), t0).record;
   auto faulted = m.fault(x, "crashed 4 times", t0 + 1'000).record;
   EXPECT_EQ(faulted.faulted_from, order_state::pending);
@@ -41,7 +36,7 @@ TEST(order_promise, a_faulted_order_holds_a_payment_and_retry_applies_it) {
 }
 
 TEST(order_promise, resolve_marks_a_parked_order_handled_once) {
-  auto m = machine();
+  auto m = test_machine();
   auto x = m.create(new_order("R1"), t0).record;
   auto anomaly = m.on_notify(x, payment_notification("R1", 1), t0 + 1'000).record;
   ASSERT_EQ(anomaly.state, order_state::anomaly);
