@@ -84,14 +84,12 @@ void control_api::finish(const net::responder& respond, control_outcome outcome)
 
 void control_api::on_pay(net::request_context ctx, bool before_close) {
   pay_options options;
-  if (!read_pay_options(ctx, options, !before_close))
+  if (!read_pay_options(ctx, options, true))
     return;
   auto id = ctx.path_param("id");
-  auto outcome = state_.pay(id, options.amount, before_close);
-  if (outcome.notification)
-    outcome.notification->drop = options.drop_notification;
-  spdlog::info("paysim event=pay out_trade_no={} before_close={} status={}", id, before_close,
-               outcome.answer.status);
+  auto outcome = state_.pay(id, options.amount, before_close, options.drop_notification);
+  spdlog::info("paysim event=pay out_trade_no={} before_close={} drop_notification={} status={}",
+               id, before_close, options.drop_notification, outcome.answer.status);
   finish(ctx.respond, std::move(outcome));
 }
 

@@ -12,6 +12,25 @@ void read_rate(strict_object& section, std::string_view key, double& out) {
   section.number(key, out, 0.0, 1.0);
 }
 
+void read_close_unknown_status(strict_object& section, int64_t& out) {
+  int64_t status = out;
+  section.integer("close_unknown_status", status, 0, 999);
+  if (status != 204 && status != 404)
+    return section.fail("close_unknown_status", std::to_string(status) + " is not 204 or 404");
+  out = status;
+}
+
+/// Bounded so that a control call cannot make every error answer huge; the
+/// JSON parser has already checked that the text is valid UTF-8.
+void read_error_message(strict_object& section, std::string& out) {
+  constexpr std::size_t max_bytes = 4096;
+  std::string message = out;
+  section.text("error_message", message);
+  if (message.size() > max_bytes)
+    return section.fail("error_message", "is longer than " + std::to_string(max_bytes) + " bytes");
+  out = std::move(message);
+}
+
 void read_windows(strict_object& section, std::vector<down_window>& out) {
   const json* value = section.raw("down");
   if (value == nullptr)
@@ -40,6 +59,9 @@ void read_faults(strict_object& faults, fault_config& out) {
     read_rate(*wechat, "query_throttle_rate", out.wechat.query_throttle_rate);
     read_rate(*wechat, "probe_rate", out.wechat.probe_rate);
     wechat->span("latency", out.wechat.latency);
+    read_rate(*wechat, "prepay_error_rate", out.wechat.prepay_error_rate);
+    read_close_unknown_status(*wechat, out.wechat.close_unknown_status);
+    read_error_message(*wechat, out.wechat.error_message);
     wechat->reject_unknown_keys();
   }
   if (auto notify = faults.object("notify")) {
@@ -68,7 +90,10 @@ json to_json(const fault_config& faults) {
      {{"query_error_rate", faults.wechat.query_error_rate},
       {"query_throttle_rate", faults.wechat.query_throttle_rate},
       {"probe_rate", faults.wechat.probe_rate},
-      {"latency", format_duration(faults.wechat.latency)}}},
+      {"latency", format_duration(faults.wechat.latency)},
+      {"prepay_error_rate", faults.wechat.prepay_error_rate},
+      {"close_unknown_status", faults.wechat.close_unknown_status},
+      {"error_message", faults.wechat.error_message}}},
     {"notify",
      {{"drop_rate", faults.notify.drop_rate},
       {"duplicate_rate", faults.notify.duplicate_rate},

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -27,6 +29,16 @@ struct wechat_faults {
   double probe_rate = 0;
   /// Added before every API response (an asio timer; never blocks a thread).
   duration latency{0};
+  /// Share of prepays answered 500 SYSTEM_ERROR without remembering the
+  /// order: WeChat never knew it (queries 404, closes per
+  /// `close_unknown_status`).
+  double prepay_error_rate = 0;
+  /// What a close of an id WeChat does not know answers: 204 (WeChat's
+  /// documented answer) or 404 ORDER_NOT_EXIST (what it also does).
+  int64_t close_unknown_status = 204;
+  /// When not empty, the `message` of every error body of the WeChat API
+  /// (WeChat's are often long and Chinese: multi-byte UTF-8).
+  std::string error_message;
 
   friend bool operator==(const wechat_faults&, const wechat_faults&) = default;
 };

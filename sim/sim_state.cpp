@@ -145,6 +145,16 @@ sim_answer sim_state::prepay(const wechatpay::prepay_request& request) {
     return error_answer(400, "PARAM_ERROR", "notify_url must be an absolute http(s) URL");
   if (request.amount.total <= 0)
     return error_answer(400, "PARAM_ERROR", "amount.total must be positive");
+  if (chance(faults_.wechat.prepay_error_rate)) {
+    // WeChat failed before it stored anything: the order stays unknown there.
+    // A row keeps only the counts, so a test can see the calls that follow.
+    ++totals_.prepay_errors;
+    if (auto* row = find_or_add(request.out_trade_no)) {
+      ++row->prepays;
+      ++row->prepay_errors;
+    }
+    return error_answer(500, "SYSTEM_ERROR", "系统错误");
+  }
   auto* row = find_or_add(request.out_trade_no);
   if (row == nullptr)
     return error_answer(503, "SYSTEM_ERROR", "sandbox order cap (max_orders) reached");
@@ -177,9 +187,10 @@ sim_answer sim_state::query(std::string_view out_trade_no, std::string_view mchi
   if (mchid != ids_.mchid)
     return error_answer(400, "PARAM_ERROR", "mchid is missing or not this merchant");
   auto* row = find(out_trade_no);
+  if (row != nullptr)
+    ++row->queries;
   if (row == nullptr || !row->known_to_wechat)
-    return error_answer(404, "ORDER_NOT_EXIST", "order does not exist");
-  ++row->queries;
+    return error_answer(404, "ORDER_NOT_EXIST", "订单不存在");
   return {200, transaction_json(out_trade_no, *row)};
 }
 
@@ -190,21 +201,30 @@ control_outcome sim_state::close(std::string_view out_trade_no, std::string_view
     return {error_answer(400, "PARAM_ERROR", "mchid is not this merchant"), std::nullopt};
   control_outcome outcome{{204, nullptr}, std::nullopt};
   auto* row = find(out_trade_no);
+  if (row != nullptr)
+    ++row->closes;
   if (row == nullptr || !row->known_to_wechat) {
-    ++totals_.closes_unknown; // WeChat answers 204 for unknown ids too
+    // WeChat's documentation says 204 for unknown ids; it also answers 404.
+    ++totals_.closes_unknown;
+    if (faults_.wechat.close_unknown_status == 404)
+      outcome.answer = error_answer(404, "ORDER_NOT_EXIST", "订单不存在");
     return outcome;
   }
-  ++row->closes;
-  if (row->state == trade_state::notpay) {
-    if (row->pay_before_close) {
-      // The customer's payment went through just before the close did.
-      row->paid_by_close = true;
-      outcome.notification =
-          mark_paid(out_trade_no, *row, row->pay_before_close_amount.value_or(row->amount));
-    } else {
-      row->state = trade_state::closed;
-      row->closed_at = wall_clock::now();
-    }
+  if (row->state == trade_state::notpay && row->pay_before_close) {
+    // The customer's payment went through just before the close did.
+    row->paid_by_close = true;
+    outcome.notification =
+        mark_paid(out_trade_no, *row, row->pay_before_close_amount.value_or(row->amount));
+    outcome.notification->drop = row->pay_before_close_drop;
+  }
+  if (is_paid(row->state)) {
+    // WeChat refuses to close a paid order; the merchant must query.
+    ++totals_.closes_refused;
+    ++row->closes_refused;
+    outcome.answer = error_answer(400, "ORDERPAID", "订单已支付");
+  } else if (row->state == trade_state::notpay) {
+    row->state = trade_state::closed;
+    row->closed_at = wall_clock::now();
   }
   return outcome;
 }
@@ -239,10 +259,15 @@ duration sim_state::api_latency() const {
   return faults_.wechat.latency;
 }
 
+std::string sim_state::api_error_message() const {
+  std::lock_guard lock(mutex_);
+  return faults_.wechat.error_message;
+}
+
 // -- the customer -------------------------------------------------------------------
 
 control_outcome sim_state::pay(std::string_view out_trade_no, std::optional<int64_t> amount,
-                               bool before_close) {
+                               bool before_close, bool drop_notification) {
   std::lock_guard lock(mutex_);
   auto* row = find(out_trade_no);
   if (row == nullptr || !row->known_to_wechat)
@@ -256,9 +281,11 @@ control_outcome sim_state::pay(std::string_view out_trade_no, std::optional<int6
   if (before_close) {
     row->pay_before_close = true;
     row->pay_before_close_amount = amount;
+    row->pay_before_close_drop = drop_notification;
     return {{202, row_json(out_trade_no, *row)}, std::nullopt};
   }
   auto job = mark_paid(out_trade_no, *row, amount.value_or(row->amount));
+  job.drop = drop_notification;
   return {{200, row_json(out_trade_no, *row)}, std::move(job)};
 }
 
@@ -474,8 +501,10 @@ json sim_state::row_json(std::string_view out_trade_no, const order_row& row) co
     {"pay_before_close", row.pay_before_close},
     {"paid_by_close", row.paid_by_close},
     {"prepays", row.prepays},
+    {"prepay_errors", row.prepay_errors},
     {"queries", row.queries},
     {"closes", row.closes},
+    {"closes_refused", row.closes_refused},
     {"notify",
      {{"notification_ids", row.notification_ids},
       {"dropped", row.notifications_dropped},
@@ -543,9 +572,11 @@ json sim_state::report(const report_page& page, std::size_t pending_attempts) co
       {"rows_refused", t.rows_refused},
       {"wechat",
        {{"prepays", t.prepays},
+        {"prepay_errors", t.prepay_errors},
         {"queries", t.queries},
         {"closes", t.closes},
         {"closes_unknown", t.closes_unknown},
+        {"closes_refused", t.closes_refused},
         {"bad_authorization", t.bad_authorization},
         {"query_errors", t.query_errors},
         {"query_throttled", t.query_throttled},

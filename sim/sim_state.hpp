@@ -90,14 +90,17 @@ public:
   // -- WeChat API (the caller verified the Authorization) ---------------------
 
   /// JSAPI prepay: a new NOTPAY transaction, or the same prepay_id for a repeat.
+  /// At `prepay_error_rate`, 500 SYSTEM_ERROR and nothing remembered (a new
+  /// id gets a row with `known_to_wechat` false, for its counters only).
   sim_answer prepay(const wechatpay::prepay_request& request);
 
   /// Query by out_trade_no: the transaction JSON (200) or 404 ORDER_NOT_EXIST.
   sim_answer query(std::string_view out_trade_no, std::string_view mchid);
 
-  /// Close: 204 always for this merchant (NOTPAY -> CLOSED; a paid order
-  /// stays paid; an order marked pay-before-close is paid now, and its
-  /// notification is returned).
+  /// Close: NOTPAY -> CLOSED and 204 (a repeat too); a paid order is refused
+  /// 400 ORDERPAID; an order marked pay-before-close is paid now, refused
+  /// ORDERPAID, and its notification is returned; an id WeChat does not know
+  /// gets `close_unknown_status` (204, or 404 ORDER_NOT_EXIST).
   control_outcome close(std::string_view out_trade_no, std::string_view mchid);
 
   void count_bad_authorization();
@@ -110,13 +113,17 @@ public:
 
   duration api_latency() const;
 
+  /// `faults.wechat.error_message`: "" keeps each error's own message.
+  std::string api_error_message() const;
+
   // -- the customer (control API) ----------------------------------------------
 
   /// Pays a NOTPAY order now with `amount` (default the order's), or, with
-  /// `before_close`, marks it to be paid the moment a close arrives. 404
+  /// `before_close`, marks it to be paid the moment a close arrives. With
+  /// `drop_notification` that payment's notification is never sent. 404
   /// unknown, 409 already paid or closed.
   control_outcome pay(std::string_view out_trade_no, std::optional<int64_t> amount,
-                      bool before_close);
+                      bool before_close, bool drop_notification = false);
 
   /// Refunds a paid order (default: all of it): trade_state REFUND and a
   /// REFUND.SUCCESS notification. 404 unknown, 409 not paid.
@@ -196,11 +203,14 @@ private:
     std::optional<timestamp> closed_at;
     bool pay_before_close = false;
     std::optional<int64_t> pay_before_close_amount;
+    bool pay_before_close_drop = false;
     bool paid_by_close = false;
     int64_t refunded = 0;
     uint64_t prepays = 0;
+    uint64_t prepay_errors = 0;
     uint64_t queries = 0;
     uint64_t closes = 0;
+    uint64_t closes_refused = 0;
     // -- notifications -------------------------------------------------------------
     std::vector<std::string> notification_ids;
     uint64_t notifications_dropped = 0;
@@ -223,9 +233,11 @@ private:
   /// Counts that belong to no single row.
   struct totals {
     uint64_t prepays = 0;
+    uint64_t prepay_errors = 0;
     uint64_t queries = 0;
     uint64_t closes = 0;
     uint64_t closes_unknown = 0;
+    uint64_t closes_refused = 0;
     uint64_t bad_authorization = 0;
     uint64_t query_errors = 0;
     uint64_t query_throttled = 0;

@@ -28,6 +28,12 @@ sim_answer bad_request(const wechatpay::protocol_error& error) {
   return {400, {{"code", "PARAM_ERROR"}, {"message", error.message()}}};
 }
 
+/// `answer` with `message` replaced when it is an error and `message` is set.
+void override_message(sim_answer& answer, const std::string& message) {
+  if (answer.status >= 400 && !message.empty() && answer.body.is_object())
+    answer.body["message"] = message;
+}
+
 net::http_response to_response(const sim_answer& answer) {
   if (answer.status == 204) {
     net::http_response response{http::status::no_content, 11};
@@ -83,13 +89,16 @@ bool wechat_sandbox::authorized(const net::request_context& ctx) {
   state_.count_bad_authorization();
   spdlog::warn("paysim event=bad_authorization method={} target={} reason=\"{}\"", method,
                target, reason);
-  net::http_response response = net::json_error(401, "SIGN_ERROR", reason);
+  sim_answer answer{401, {{"code", "SIGN_ERROR"}, {"message", reason}}};
+  override_message(answer, state_.api_error_message());
+  net::http_response response = to_response(answer);
   signer_.sign(response, false);
   ctx.respond.send(std::move(response));
   return false;
 }
 
 void wechat_sandbox::reply(const net::responder& respond, sim_answer answer) {
+  override_message(answer, state_.api_error_message());
   bool probe = state_.draw_response_probe();
   run_after(io_, state_.api_latency(), [this, respond, answer = std::move(answer), probe] {
     auto response = to_response(answer);

@@ -462,20 +462,162 @@ TEST_F(paysim_test, a_closed_order_cannot_be_paid) {
   EXPECT_EQ(trade_state("A2026112600005"), "CLOSED");
 }
 
-TEST_F(paysim_test, pay_before_close_keeps_the_order_paid_after_the_close) {
+TEST_F(paysim_test, pay_before_close_makes_the_close_refused_and_the_order_paid) {
   ASSERT_EQ(prepay("A2026112600006").status, 200);
   ASSERT_EQ(control("POST", "/control/orders/A2026112600006/pay-before-close").status, 202);
   EXPECT_EQ(trade_state("A2026112600006"), "NOTPAY");
 
   auto closed = close("A2026112600006");
-  EXPECT_EQ(closed.status, 204);
+  EXPECT_EQ(closed.status, 400) << closed.body;
   EXPECT_TRUE(verify(closed));
+  auto error = json::parse(closed.body);
+  EXPECT_EQ(error["code"], "ORDERPAID");
+  EXPECT_EQ(error["message"], "订单已支付");
   EXPECT_EQ(trade_state("A2026112600006"), "SUCCESS");
   auto row = order("A2026112600006");
   EXPECT_EQ(row["paid_by_close"], true);
   EXPECT_EQ(row["closed_at"], nullptr);
+  EXPECT_EQ(row["closes_refused"], 1);
   ASSERT_TRUE(eventually([&] { return receiver_->count() >= 1; }));
   EXPECT_EQ(receiver_->received()[0].event_type, "TRANSACTION.SUCCESS");
+  EXPECT_EQ(report()["totals"]["wechat"]["closes_refused"], 1);
+}
+
+TEST_F(paysim_test, pay_before_close_can_lose_its_notification) {
+  ASSERT_EQ(prepay("A2026112600016").status, 200);
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600016/pay-before-close",
+                    R"({"drop_notification": true})")
+              .status,
+            202);
+  auto closed = close("A2026112600016");
+  EXPECT_EQ(closed.status, 400);
+  EXPECT_TRUE(verify(closed));
+  EXPECT_EQ(json::parse(closed.body)["code"], "ORDERPAID");
+  EXPECT_EQ(trade_state("A2026112600016"), "SUCCESS"); // only a query finds it
+  std::this_thread::sleep_for(300ms); // what a sent notification would need, twice over
+  EXPECT_EQ(receiver_->count(), 0u);
+  auto row = order("A2026112600016");
+  EXPECT_EQ(row["paid_by_close"], true);
+  EXPECT_EQ(row["notify"]["dropped"], 1);
+  EXPECT_EQ(row["notify"]["attempts"], 0);
+}
+
+TEST_F(paysim_test, a_close_of_a_paid_order_is_refused_orderpaid_every_time) {
+  pay_and_receive("A2026112600017", 1);
+  for (int i = 0; i < 2; ++i) {
+    auto closed = close("A2026112600017");
+    EXPECT_EQ(closed.status, 400) << closed.body;
+    EXPECT_TRUE(verify(closed));
+    EXPECT_EQ(json::parse(closed.body)["code"], "ORDERPAID");
+  }
+  EXPECT_EQ(trade_state("A2026112600017"), "SUCCESS");
+  auto row = order("A2026112600017");
+  EXPECT_EQ(row["closes"], 2);
+  EXPECT_EQ(row["closes_refused"], 2);
+  EXPECT_EQ(row["paid_by_close"], false);
+  EXPECT_EQ(receiver_->count(), 1u); // a refused close sends nothing
+  // A closed order's repeat close is still 204.
+  ASSERT_EQ(prepay("A2026112600018").status, 200);
+  EXPECT_EQ(close("A2026112600018").status, 204);
+  EXPECT_EQ(close("A2026112600018").status, 204);
+  EXPECT_EQ(report()["totals"]["wechat"]["closes_refused"], 2);
+}
+
+TEST_F(paysim_test, a_close_of_an_unknown_id_answers_as_configured) {
+  auto by_default = close("A2026112600901");
+  EXPECT_EQ(by_default.status, 204);
+  EXPECT_TRUE(verify(by_default));
+  set_faults(R"({"wechat":{"close_unknown_status":404}})");
+  auto not_found = close("A2026112600901");
+  EXPECT_EQ(not_found.status, 404);
+  EXPECT_TRUE(verify(not_found));
+  EXPECT_EQ(json::parse(not_found.body)["code"], "ORDER_NOT_EXIST");
+  // A known order is closed as before.
+  ASSERT_EQ(prepay("A2026112600902").status, 200);
+  EXPECT_EQ(close("A2026112600902").status, 204);
+  EXPECT_EQ(trade_state("A2026112600902"), "CLOSED");
+  EXPECT_EQ(report()["totals"]["wechat"]["closes_unknown"], 2);
+
+  auto bad = control("POST", "/control/faults", R"({"wechat":{"close_unknown_status":200}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(json::parse(bad.body)["message"].get<std::string>().find(
+              "wechat.close_unknown_status"),
+            std::string::npos)
+    << bad.body;
+  EXPECT_EQ(control("POST", "/control/faults", R"({"wechat":{"close_unknown_status":"404"}})")
+              .status,
+            400);
+  EXPECT_EQ(json::parse(control("GET", "/control/faults").body)["wechat"]["close_unknown_status"],
+            404);
+}
+
+TEST_F(paysim_test, a_failed_prepay_leaves_an_order_wechat_never_knew) {
+  set_faults(R"({"wechat":{"prepay_error_rate":1}})");
+  auto failed = prepay("A2026112600903");
+  EXPECT_EQ(failed.status, 500) << failed.body;
+  EXPECT_TRUE(verify(failed));
+  EXPECT_EQ(json::parse(failed.body)["code"], "SYSTEM_ERROR");
+
+  auto queried = query("A2026112600903");
+  EXPECT_EQ(queried.status, 404);
+  EXPECT_TRUE(verify(queried));
+  EXPECT_EQ(json::parse(queried.body)["code"], "ORDER_NOT_EXIST");
+  EXPECT_EQ(close("A2026112600903").status, 204);
+  set_faults(R"({"wechat":{"close_unknown_status":404}})");
+  EXPECT_EQ(close("A2026112600903").status, 404);
+  EXPECT_EQ(control("POST", "/control/orders/A2026112600903/pay").status, 404);
+
+  // Only the counts are kept: not an order.
+  auto row = order("A2026112600903");
+  EXPECT_EQ(row["known_to_wechat"], false);
+  EXPECT_EQ(row["prepays"], 1);
+  EXPECT_EQ(row["prepay_errors"], 1);
+  EXPECT_EQ(row["queries"], 1);
+  EXPECT_EQ(row["closes"], 2);
+  auto totals = report()["totals"];
+  EXPECT_EQ(totals["orders"], 0);
+  EXPECT_EQ(totals["wechat"]["prepay_errors"], 1);
+  EXPECT_EQ(totals["wechat"]["closes_unknown"], 2);
+
+  // Once WeChat works again, a retried prepay creates the order.
+  set_faults(R"({"wechat":{"prepay_error_rate":0}})");
+  ASSERT_EQ(prepay("A2026112600903").status, 200);
+  EXPECT_EQ(trade_state("A2026112600903"), "NOTPAY");
+  EXPECT_EQ(control("POST", "/control/faults", R"({"wechat":{"prepay_error_rate":1.5}})").status,
+            400);
+}
+
+TEST_F(paysim_test, error_message_replaces_the_message_of_every_wechat_error) {
+  std::string long_message;
+  for (int i = 0; i < 70 / 7; ++i)
+    long_message += "系统繁忙请稍后"; // 7 characters, 21 bytes
+  ASSERT_EQ(long_message.size(), 210u);
+  set_faults(json{{"wechat", {{"error_message", long_message}, {"query_error_rate", 1}}}}.dump());
+  auto check = [&](const outbound_response& response, unsigned status, std::string_view code) {
+    EXPECT_EQ(response.status, status) << response.body;
+    EXPECT_TRUE(verify(response)) << code;
+    auto body = json::parse(response.body);
+    EXPECT_EQ(body["code"], code);
+    EXPECT_EQ(body["message"], long_message) << code;
+  };
+  ASSERT_EQ(prepay("A2026112600904").status, 200);
+  check(query("A2026112600904"), 500, "SYSTEM_ERROR");
+  set_faults(R"({"wechat":{"query_error_rate":0,"query_throttle_rate":1}})");
+  check(query("A2026112600904"), 429, "FREQUENCY_LIMITED");
+  set_faults(R"({"wechat":{"query_throttle_rate":0,"close_unknown_status":404}})");
+  check(query("A2026112600905"), 404, "ORDER_NOT_EXIST");
+  check(close("A2026112600905"), 404, "ORDER_NOT_EXIST");
+  ASSERT_EQ(control("POST", "/control/orders/A2026112600904/pay").status, 200);
+  check(close("A2026112600904"), 400, "ORDERPAID");
+  set_faults(R"({"wechat":{"prepay_error_rate":1}})");
+  check(prepay("A2026112600906"), 500, "SYSTEM_ERROR");
+  // A success stays as it was; "" restores each error's own message.
+  set_faults(R"({"wechat":{"prepay_error_rate":0}})");
+  EXPECT_EQ(prepay("A2026112600906").status, 200);
+  set_faults(R"({"wechat":{"error_message":""}})");
+  auto own = query("A2026112600907");
+  EXPECT_EQ(own.status, 404);
+  EXPECT_EQ(json::parse(own.body)["message"], "订单不存在");
 }
 
 TEST_F(paysim_test, query_faults_answer_signed_500_and_429) {

@@ -70,6 +70,9 @@ TEST(sim_config, faults_and_scales_are_read) {
   doc["faults"]["notify"]["drop_rate"] = 0.25;
   doc["faults"]["notify"]["reorder"] = "2s";
   doc["faults"]["business"]["down"] = windows("1s", "3s");
+  doc["faults"]["wechat"]["prepay_error_rate"] = 0.5;
+  doc["faults"]["wechat"]["close_unknown_status"] = 404;
+  doc["faults"]["wechat"]["error_message"] = "系统繁忙，请稍后再试";
   auto cfg = load(dir, doc);
   ASSERT_TRUE(cfg) << cfg.error().message();
   EXPECT_DOUBLE_EQ(cfg->time_factor, 0.01);
@@ -78,6 +81,17 @@ TEST(sim_config, faults_and_scales_are_read) {
   ASSERT_EQ(cfg->faults.business.down.size(), 1u);
   EXPECT_EQ(cfg->faults.business.down[0].start, 1s);
   EXPECT_EQ(cfg->faults.business.down[0].end, 3s);
+  EXPECT_DOUBLE_EQ(cfg->faults.wechat.prepay_error_rate, 0.5);
+  EXPECT_EQ(cfg->faults.wechat.close_unknown_status, 404);
+  EXPECT_EQ(cfg->faults.wechat.error_message, "系统繁忙，请稍后再试");
+}
+
+TEST(sim_config, the_new_wechat_faults_default_to_todays_answers) {
+  auto cfg = load_paysim_config(source_dir() + "/config/paysim.example.json");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->faults.wechat.prepay_error_rate, 0);
+  EXPECT_EQ(cfg->faults.wechat.close_unknown_status, 204);
+  EXPECT_EQ(cfg->faults.wechat.error_message, "");
 }
 
 TEST(sim_config, errors_name_the_key) {
@@ -91,6 +105,14 @@ TEST(sim_config, errors_name_the_key) {
     {"/faults/notify/drop_rate"_json_pointer, 1.5, "faults.notify.drop_rate"},
     {"/faults/notify/dorp_rate"_json_pointer, 0.5, "faults.notify.dorp_rate"},
     {"/faults/wechat/latency"_json_pointer, "5 parsecs", "faults.wechat.latency"},
+    {"/faults/wechat/prepay_error_rate"_json_pointer, 1.5, "faults.wechat.prepay_error_rate"},
+    {"/faults/wechat/close_unknown_status"_json_pointer, 200,
+     "faults.wechat.close_unknown_status"},
+    {"/faults/wechat/close_unknown_status"_json_pointer, "404",
+     "faults.wechat.close_unknown_status"},
+    {"/faults/wechat/error_message"_json_pointer, 42, "faults.wechat.error_message"},
+    {"/faults/wechat/error_message"_json_pointer, std::string(5000, 'x'),
+     "faults.wechat.error_message"},
     {"/faults/business/down"_json_pointer, windows("3s", "1s"), "faults.business.down"},
     {"/wechatpay/apiv3_key"_json_pointer, "", "wechatpay.apiv3_key"},
     {"/listen/control"_json_pointer, "127.0.0.1", "listen.control"},
