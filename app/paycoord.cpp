@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -121,8 +123,25 @@ net::router health_routes(const std::atomic<bool>& ready,
   return r;
 }
 
+/// The default soft limit of open files (1024) is below the connection caps
+/// of the listeners (1024 each): raise it to the hard limit.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+    spdlog::info("event=open_file_limit from={} to={}", before, limit.rlim_cur);
+  else
+    spdlog::warn("event=open_file_limit_unchanged limit={}", before);
+}
+
 int run(const checked_config& checked) {
   const auto& cfg = checked.cfg;
+  raise_open_file_limit();
+  for (auto& warning : config_warnings(cfg))
+    spdlog::warn("event=config_warning {}", warning);
   auto opened = order_store::open(cfg.data_dir);
   if (!opened) {
     std::cerr << "paycoord: cannot open data_dir " << cfg.data_dir << ": "
@@ -186,8 +205,18 @@ int run(const checked_config& checked) {
   api->credentials = checked.credentials;
   api->ready = &ready;
   api->metrics = m;
+  api->api_token = cfg.api.token;
+  // CONTRACTS.md §8: with listen.notify the route WeChat calls (internet
+  // facing) and the order API (the merchant's own front end) part.
+  bool own_notify = !cfg.listen.notify.empty();
   net::router public_routes;
-  api::add_public_routes(public_routes, api);
+  net::router notify_routes;
+  if (own_notify) {
+    api::add_order_routes(public_routes, api);
+    api::add_notify_route(notify_routes, api);
+  } else {
+    api::add_public_routes(public_routes, api);
+  }
   auto admin = std::make_shared<api::admin_context>();
   admin->api = api;
   admin->token = cfg.admin.token;
@@ -196,12 +225,16 @@ int run(const checked_config& checked) {
 
   // Filled before the io thread runs; read by the /metrics handler.
   std::vector<std::unique_ptr<net::http_server>> servers;
-  const std::vector<std::string> names{"metrics", "public", "admin"};
-  for (auto& [name, address, routes] :
-       std::vector<std::tuple<std::string, std::string, net::router>>{
-         {names[0], cfg.listen.metrics, health_routes(ready, m, servers, names)},
-         {names[1], cfg.listen.public_endpoint, std::move(public_routes)},
-         {names[2], cfg.listen.admin, std::move(admin_routes)}}) {
+  std::vector<std::string> names{"metrics", "public", "admin"};
+  if (own_notify)
+    names.push_back("notify");
+  std::vector<std::tuple<std::string, std::string, net::router>> listeners{
+    {names[0], cfg.listen.metrics, health_routes(ready, m, servers, names)},
+    {names[1], cfg.listen.public_endpoint, std::move(public_routes)},
+    {names[2], cfg.listen.admin, std::move(admin_routes)}};
+  if (own_notify)
+    listeners.emplace_back(names[3], cfg.listen.notify, std::move(notify_routes));
+  for (auto& [name, address, routes] : listeners) {
     auto server = listen(io, name, address, std::move(routes));
     if (!server) {
       std::cerr << "paycoord: " << server.error().message() << "\n";

@@ -236,6 +236,9 @@ problem first_problem(const paycoord_config& cfg) {
     return e;
   if (auto e = check_endpoint("listen.metrics", cfg.listen.metrics))
     return e;
+  if (!cfg.listen.notify.empty())
+    if (auto e = check_endpoint("listen.notify", cfg.listen.notify))
+      return e;
   if (auto e = check_wechatpay(cfg.wechatpay))
     return e;
   if (auto e = check_business(cfg.business))
@@ -247,6 +250,11 @@ problem first_problem(const paycoord_config& cfg) {
   if (cfg.admin.token.size() < 16)
     return error_at("admin.token", "must be at least 16 characters, has "
                                      + std::to_string(cfg.admin.token.size()));
+  if (!cfg.api.token.empty() && cfg.api.token.size() < 16)
+    return error_at("api.token", "must be at least 16 characters when set, has "
+                                   + std::to_string(cfg.api.token.size()));
+  if (cfg.api.token == cfg.admin.token && !cfg.api.token.empty())
+    return error_at("api.token", "must differ from admin.token (the front end holds it)");
   return std::nullopt;
 }
 
@@ -301,6 +309,24 @@ expected<endpoint, config_error> parse_endpoint(std::string_view text, std::stri
     return make_unexpected(
       error_at(key, json_quoted(text) + ": the port must be a number from 0 to 65535"));
   return endpoint{std::string(parts->host), *port};
+}
+
+bool is_loopback(std::string_view listen_address) {
+  auto parsed = parse_endpoint(listen_address, "");
+  if (!parsed)
+    return false;
+  const auto& host = parsed->host;
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::vector<std::string> config_warnings(const paycoord_config& cfg) {
+  std::vector<std::string> out;
+  if (!is_loopback(cfg.listen.public_endpoint) && cfg.api.token.empty())
+    out.push_back("listen.public " + cfg.listen.public_endpoint
+                  + " is not loopback and api.token is not set: anyone who reaches it can "
+                    "create and read orders (set api.token, and listen.notify for the route "
+                    "WeChat calls)");
+  return out;
 }
 
 expected<paycoord_config, config_error> validate(paycoord_config cfg) {

@@ -22,8 +22,20 @@ struct listen_config {
   std::string public_endpoint = "127.0.0.1:8080";
   std::string admin = "127.0.0.1:8081";
   std::string metrics = "127.0.0.1:9464";
+  /// CONTRACTS.md §8: when set, the WeChat notify route is served here only
+  /// and `public_endpoint` serves the order API alone. Empty: both on public.
+  std::string notify;
 
   friend bool operator==(const listen_config&, const listen_config&) = default;
+};
+
+/// The order API's access (CONTRACTS.md §8).
+struct api_config {
+  /// When set, every /v1/orders route needs `Authorization: Bearer {token}`;
+  /// the notify route never does. Secret.
+  std::string token;
+
+  friend bool operator==(const api_config&, const api_config&) = default;
 };
 
 struct wechatpay_config {
@@ -86,9 +98,19 @@ struct paycoord_config {
   business_config business;
   schedule_config schedule;
   admin_config admin;
+  api_config api;
 
   friend bool operator==(const paycoord_config&, const paycoord_config&) = default;
 };
+
+/// True for a listener address that only this machine can reach
+/// (127.0.0.0/8, ::1, localhost).
+bool is_loopback(std::string_view listen_address);
+
+/// What a valid config still gets wrong for a deployment, one sentence each
+/// naming the key (an order API on a non-loopback address without
+/// api.token): the caller logs them as warnings at start.
+std::vector<std::string> config_warnings(const paycoord_config& cfg);
 
 // -- errors ------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ void for_each_field(Config& cfg, Visitor&& visit) {
   visit("listen.public", cfg.listen.public_endpoint, plain);
   visit("listen.admin", cfg.listen.admin, plain);
   visit("listen.metrics", cfg.listen.metrics, plain);
+  visit("listen.notify", cfg.listen.notify, plain);
   auto& w = cfg.wechatpay;
   visit("wechatpay.base_url", w.base_url, plain);
   visit("wechatpay.mchid", w.mchid, plain);
@@ -60,6 +61,7 @@ void for_each_field(Config& cfg, Visitor&& visit) {
   visit("schedule.stuck_after", s.stuck_after, plain);
   visit("schedule.close_not_before", s.close_not_before, plain);
   visit("admin.token", cfg.admin.token, secret);
+  visit("api.token", cfg.api.token, secret);
 }
 
 } // namespace paycoord::config_detail

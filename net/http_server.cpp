@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -148,11 +149,13 @@ struct server_state {
   http_server_counters counters;
   std::atomic<bool> stopping{false};
 
-  /// Registers a new session; returns its id for `remove_session`.
-  std::uint64_t add_session(std::weak_ptr<session> s) {
+  /// Registers a new session from `address`; returns its id for
+  /// `remove_session`.
+  std::uint64_t add_session(std::weak_ptr<session> s, const asio::ip::address& address) {
     std::lock_guard<std::mutex> guard{mutex};
     auto id = next_session_id++;
-    sessions.emplace(id, std::move(s));
+    sessions.emplace(id, entry{std::move(s), address});
+    ++per_address[address];
     counters.connections_open.fetch_add(1);
     counters.connections_total.fetch_add(1);
     return id;
@@ -160,16 +163,27 @@ struct server_state {
 
   void remove_session(std::uint64_t id) {
     std::lock_guard<std::mutex> guard{mutex};
-    sessions.erase(id);
+    if (auto i = sessions.find(id); i != sessions.end()) {
+      if (auto j = per_address.find(i->second.address); j != per_address.end() && --j->second == 0)
+        per_address.erase(j);
+      sessions.erase(i);
+    }
     counters.connections_open.fetch_sub(1);
     idle.notify_all();
+  }
+
+  /// Open connections from `address`.
+  std::size_t connections_from(const asio::ip::address& address) {
+    std::lock_guard<std::mutex> guard{mutex};
+    auto i = per_address.find(address);
+    return i == per_address.end() ? 0 : i->second;
   }
 
   std::vector<std::shared_ptr<session>> live_sessions() {
     std::lock_guard<std::mutex> guard{mutex};
     std::vector<std::shared_ptr<session>> result;
-    for (auto& [id, weak] : sessions)
-      if (auto s = weak.lock())
+    for (auto& [id, e] : sessions)
+      if (auto s = e.handle.lock())
         result.push_back(std::move(s));
     return result;
   }
@@ -183,7 +197,13 @@ struct server_state {
   // wait_idle() waits for it to empty. Guarded by `mutex`.
   std::mutex mutex;
   std::condition_variable idle;
-  std::unordered_map<std::uint64_t, std::weak_ptr<session>> sessions;
+  struct entry {
+    std::weak_ptr<session> handle;
+    asio::ip::address address;
+  };
+  std::unordered_map<std::uint64_t, entry> sessions;
+  /// Open sessions per client address (erased at 0, so it stays small).
+  std::map<asio::ip::address, std::size_t> per_address;
   std::uint64_t next_session_id = 0;
 };
 
@@ -273,7 +293,7 @@ public:
   /// Called by the listener, off the strand: registering here (not in
   /// `start`) counts the connection before the next accept checks the cap.
   void run() {
-    id_ = server_->add_session(weak_from_this());
+    id_ = server_->add_session(weak_from_this(), remote_.address());
     registered_ = true;
     asio::post(strand_, [self = shared_from_this()] { self->start(); });
   }
@@ -881,21 +901,28 @@ private:
       socket.close(ignored);
       return;
     }
-    if (server_->counters.connections_open.load() >= server_->options.max_connections)
-      reject(std::move(socket));
+    beast::error_code ignored;
+    auto remote = socket.remote_endpoint(ignored);
+    const auto& o = server_->options;
+    if (server_->counters.connections_open.load() >= o.max_connections)
+      reject(std::move(socket), "connection_cap", o.max_connections);
+    else if (o.max_connections_per_address > 0
+             && server_->connections_from(remote.address()) >= o.max_connections_per_address)
+      reject(std::move(socket), "per_address_cap", o.max_connections_per_address);
     else
       std::make_shared<session>(std::move(socket), server_)->run();
     do_accept();
   }
 
-  /// Over the connection cap: a 503 and a close, never a session.
-  void reject(tcp::socket socket) {
+  /// Over a connection cap: a 503 and a close, never a session.
+  void reject(tcp::socket socket, const char* reason, std::size_t cap) {
     server_->counters.connections_rejected.fetch_add(1);
+    if (std::string_view{reason} == "per_address_cap")
+      server_->counters.connections_rejected_per_address.fetch_add(1);
     beast::error_code ignored;
-    spdlog::warn("http event=connection_rejected listener={} remote={} reason=connection_cap "
-                 "cap={}",
-                 server_->options.name, endpoint_text(socket.remote_endpoint(ignored)),
-                 server_->options.max_connections);
+    spdlog::warn("http event=connection_rejected listener={} remote={} reason={} cap={}",
+                 server_->options.name, endpoint_text(socket.remote_endpoint(ignored)), reason,
+                 cap);
     struct rejection {
       beast::tcp_stream stream;
       http_response response;

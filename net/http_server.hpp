@@ -124,6 +124,10 @@ struct http_server_options {
   std::size_t pipeline_limit = 8;
   /// Open connections; beyond it a new one gets 503 and is closed.
   std::size_t max_connections = 1024;
+  /// Open connections from one client address (CONTRACTS.md §8), so that one
+  /// client holding idle connections cannot lock the others out; beyond it a
+  /// new one from that address gets 503 and is closed. 0: no such limit.
+  std::size_t max_connections_per_address = 256;
 };
 
 /// Plain counters for metrics; read them with relaxed loads.
@@ -131,6 +135,8 @@ struct http_server_counters {
   std::atomic<std::uint64_t> connections_open{0};
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> connections_rejected{0};
+  /// Of those, rejected by the per-address limit.
+  std::atomic<std::uint64_t> connections_rejected_per_address{0};
   std::atomic<std::uint64_t> requests_total{0};
   /// Answers the server gave because a handler did not: 500 for a dropped
   /// responder or a thrown exception, 504 for a handler timeout.

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "net/api/access.hpp"
 #include "common/text.hpp"
 #include "net/api/order_request.hpp"
 #include "net/http_server.hpp"
@@ -65,23 +66,11 @@ json orphan_event_json(const orphan_event& x) {
   return j;
 }
 
-bool authorized(const ctx_ptr& ctx, const net::request_context& rc) {
-  auto i = rc.request.find(http::field::authorization);
-  std::string_view header;
-  if (i != rc.request.end())
-    header = std::string_view{i->value().data(), i->value().size()};
-  if (bearer_matches(header, ctx->token))
-    return true;
-  rc.respond.send_error(401, "UNAUTHORIZED",
-                        "Authorization: Bearer <admin.token> required");
-  return false;
-}
-
 /// Wraps a handler with the token check.
 net::handler guarded(const ctx_ptr& ctx,
                      std::function<void(const ctx_ptr&, net::request_context)> f) {
   return [ctx, f = std::move(f)](net::request_context rc) {
-    if (authorized(ctx, rc))
+    if (authorized(rc, ctx->token, "admin.token"))
       f(ctx, std::move(rc));
   };
 }
@@ -360,16 +349,6 @@ void resolve_order(const ctx_ptr& ctx, net::request_context rc) {
 }
 
 } // namespace
-
-bool bearer_matches(std::string_view header, std::string_view token) {
-  constexpr std::string_view prefix = "Bearer ";
-  if (token.empty() || header.size() != prefix.size() + token.size()
-      || header.substr(0, prefix.size()) != prefix)
-    return false;
-  return CRYPTO_memcmp(header.data() + prefix.size(), token.data(),
-                       token.size())
-         == 0;
-}
 
 namespace {
 

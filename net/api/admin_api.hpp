@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "net/api/access.hpp"
 #include "net/api/public_api.hpp"
 #include "net/router.hpp"
 #include "storage/order_store.hpp"
@@ -17,8 +18,6 @@ struct admin_context {
   timestamp started_at = wall_clock::now();
 };
 
-/// True when `header` is exactly `Bearer {token}` (constant time).
-bool bearer_matches(std::string_view header, std::string_view token);
 
 /// Adds the inspector page (the files of web/, embedded at build time) at
 /// `GET /admin/` and `GET /admin/{file}`, without a token: the page asks for

@@ -9,6 +9,7 @@
 #include "actors/messages.hpp"
 #include "actors/wechat_client.hpp"
 #include "common/text.hpp"
+#include "net/api/access.hpp"
 #include "net/api/order_request.hpp"
 #include "net/http_server.hpp"
 #include "net/wechatpay/jsapi.hpp"
@@ -154,10 +155,12 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     auto status = wechatpay::is_signature_failure(e.code) ? 401u : 400u;
     spdlog::warn("event=notify_rejected status={} reason={} detail=\"{}\"",
                  status, wechatpay::to_string(e.code), log_text(e.detail));
+    // A 401 names the reason only: the key ids we know and our clock are
+    // logged above, never told to whoever sent it.
     refuse(ctx, rc.respond,
            status == 401 ? notify_outcome::rejected_signature
                          : notify_outcome::rejected_malformed,
-           status, e.message());
+           status, status == 401 ? std::string{wechatpay::to_string(e.code)} : e.message());
     return;
   }
   verified_notification n;
@@ -231,21 +234,35 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
 
 } // namespace
 
-void add_public_routes(net::router& routes, std::shared_ptr<const api_context> ctx) {
+/// The route behind api.token when one is set.
+template <class F>
+net::handler order_route(std::shared_ptr<const api_context> ctx, F f) {
+  return [ctx, f](net::request_context rc) {
+    if (ctx->api_token.empty() || authorized(rc, ctx->api_token, "api.token"))
+      f(ctx, std::move(rc));
+  };
+}
+
+void add_order_routes(net::router& routes, std::shared_ptr<const api_context> ctx) {
   net::route_options limit;
   limit.body_limit = public_body_limit;
-  routes.add(
-    http::verb::post, "/v1/orders",
-    [ctx](net::request_context rc) { create_order_route(ctx, std::move(rc)); },
-    limit);
-  routes.add(
-    http::verb::get, "/v1/orders/{out_trade_no}",
-    [ctx](net::request_context rc) { get_order_route(ctx, std::move(rc)); },
-    limit);
+  routes.add(http::verb::post, "/v1/orders", order_route(ctx, create_order_route), limit);
+  routes.add(http::verb::get, "/v1/orders/{out_trade_no}", order_route(ctx, get_order_route),
+             limit);
+}
+
+void add_notify_route(net::router& routes, std::shared_ptr<const api_context> ctx) {
+  net::route_options limit;
+  limit.body_limit = public_body_limit;
   routes.add(
     http::verb::post, ctx->notify_path,
     [ctx](net::request_context rc) { notify_route(ctx, std::move(rc)); },
     limit);
+}
+
+void add_public_routes(net::router& routes, std::shared_ptr<const api_context> ctx) {
+  add_order_routes(routes, ctx);
+  add_notify_route(routes, ctx);
 }
 
 } // namespace paycoord::api

@@ -36,13 +36,23 @@ struct api_context {
   /// Every notification is counted by outcome; the inspector reads the order
   /// counts. Never null (a test that does not care gets its own).
   std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
+  /// api.token (CONTRACTS.md §8): when set, the order routes need it as a
+  /// bearer token; the notify route never does.
+  std::string api_token;
 };
 
 /// Body limit of the public routes (CONTRACTS.md §3: 64 KiB on notify).
 inline constexpr size_t public_body_limit = 64 * 1024;
 
-/// Adds `POST /v1/orders`, `GET /v1/orders/{out_trade_no}` and
-/// `POST {notify_path}` (CONTRACTS.md §3) to `routes`.
+/// Adds `POST /v1/orders` and `GET /v1/orders/{out_trade_no}` (CONTRACTS.md
+/// §3), behind `ctx->api_token` when it is set.
+void add_order_routes(net::router& routes, std::shared_ptr<const api_context> ctx);
+
+/// Adds `POST {notify_path}`, WeChat's notification (CONTRACTS.md §3); it
+/// takes no token (WeChat's signature is its proof).
+void add_notify_route(net::router& routes, std::shared_ptr<const api_context> ctx);
+
+/// Both, on one listener (listen.notify unset).
 void add_public_routes(net::router& routes,
                        std::shared_ptr<const api_context> ctx);
 

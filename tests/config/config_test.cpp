@@ -615,3 +615,50 @@ TEST(config_example, loads_validates_and_points_at_the_sandbox_from_any_director
     }
   }
 }
+
+// -- access (CONTRACTS.md §8) ------------------------------------------------------
+
+TEST(config_access, notify_listener_and_api_token_are_optional_and_checked) {
+  paycoord_config defaults;
+  EXPECT_EQ(defaults.listen.notify, "");
+  EXPECT_EQ(defaults.api.token, "");
+  auto env = required_env();
+  env["PAYCOORD_LISTEN__NOTIFY"] = "0.0.0.0:8443";
+  env["PAYCOORD_API__TOKEN"] = "SECRET-api-token-00001";
+  auto cfg = load_config("", env);
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->listen.notify, "0.0.0.0:8443");
+  EXPECT_EQ(to_json(*cfg)["api"]["token"], "***") << "api.token is a secret";
+  EXPECT_EQ(to_json(*cfg).dump().find("SECRET-api-token"), std::string::npos);
+
+  env["PAYCOORD_LISTEN__NOTIFY"] = "nowhere";
+  auto bad = load_config("", env);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().key, "listen.notify");
+  env["PAYCOORD_LISTEN__NOTIFY"] = "127.0.0.1:8443";
+  env["PAYCOORD_API__TOKEN"] = "short";
+  bad = load_config("", env);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().key, "api.token");
+  EXPECT_EQ(bad.error().reason.find("short"), std::string::npos) << "never the value";
+  env["PAYCOORD_API__TOKEN"] = admin_token;
+  bad = load_config("", env);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().key, "api.token") << "the front end's token is not the admin's";
+}
+
+TEST(config_access, an_order_api_off_loopback_without_a_token_is_a_warning) {
+  auto cfg = valid_config();
+  EXPECT_TRUE(config_warnings(cfg).empty()) << "loopback by default";
+  cfg.listen.public_endpoint = "0.0.0.0:8080";
+  auto warnings = config_warnings(cfg);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("listen.public"), std::string::npos);
+  EXPECT_NE(warnings[0].find("api.token"), std::string::npos);
+  cfg.api.token = "SECRET-api-token-00001";
+  EXPECT_TRUE(config_warnings(cfg).empty());
+  for (auto address : {"127.0.0.1:1", "127.9.9.9:1", "[::1]:1", "localhost:1"})
+    EXPECT_TRUE(is_loopback(address)) << address;
+  for (auto address : {"0.0.0.0:1", "10.0.0.1:1", "[::]:1", "pay.example.com:1"})
+    EXPECT_FALSE(is_loopback(address)) << address;
+}

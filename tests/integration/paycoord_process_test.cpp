@@ -2,6 +2,7 @@
 // graceful SIGTERM, and recovery of orders left by a previous process.
 
 #include <csignal>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -152,6 +153,70 @@ TEST(paycoord_process, is_ready_after_recovery_and_exits_0_on_sigterm) {
                     "paycoord_actor_restarts_total"})
     EXPECT_TRUE(text.types.count(name)) << name;
   client.close_idle_connections();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(20s), 0) << p.output();
+}
+
+// CONTRACTS.md §8: the notify route on a listener of its own, the order API
+// behind api.token, and a warning for an order API that faces the network
+// without one.
+TEST(paycoord_process, listen_notify_and_api_token_separate_what_faces_the_internet) {
+  temp_dir dir;
+  auto metrics_port = free_port(), public_port = free_port(), notify_port = free_port();
+  const std::string token = "front-end-token-0123456789";
+  child_process p{bin_path("paycoord"),
+                  {"--config", example_config()},
+                  {{"PAYCOORD_DATA_DIR", dir.str() + "/data"},
+                   {"PAYCOORD_LISTEN__PUBLIC", "127.0.0.1:" + std::to_string(public_port)},
+                   {"PAYCOORD_LISTEN__NOTIFY", "127.0.0.1:" + std::to_string(notify_port)},
+                   {"PAYCOORD_LISTEN__ADMIN", "127.0.0.1:" + std::to_string(free_port())},
+                   {"PAYCOORD_LISTEN__METRICS", "127.0.0.1:" + std::to_string(metrics_port)},
+                   {"PAYCOORD_API__TOKEN", token}},
+                  dir.str() + "/out.log"};
+  ASSERT_TRUE(await_status("http://127.0.0.1:" + std::to_string(metrics_port) + "/readyz", 200,
+                           20s))
+    << p.output();
+  net::http_client client;
+  auto pub = "http://127.0.0.1:" + std::to_string(public_port);
+  auto notify = "http://127.0.0.1:" + std::to_string(notify_port);
+  auto get = [&](const std::string& url,
+                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+    auto r = client.send({"GET", url, std::move(headers), {}});
+    return r ? r->status : 0;
+  };
+  auto post = [&](const std::string& url) {
+    auto r = client.send({"POST", url, {}, "{}"});
+    return r ? r->status : 0;
+  };
+  EXPECT_EQ(get(pub + "/v1/orders/NOSUCH0001"), 401) << "the order API needs api.token";
+  EXPECT_EQ(get(pub + "/v1/orders/NOSUCH0001", {{"Authorization", "Bearer wrong-token-0123456789"}}),
+            401);
+  EXPECT_EQ(get(pub + "/v1/orders/NOSUCH0001", {{"Authorization", "Bearer " + token}}), 404);
+  EXPECT_EQ(post(pub + "/v1/wechatpay/notify"), 404) << "no notify route on listen.public";
+  EXPECT_EQ(post(notify + "/v1/wechatpay/notify"), 401) << "notify takes no token, only a signature";
+  EXPECT_EQ(get(notify + "/v1/orders/NOSUCH0001", {{"Authorization", "Bearer " + token}}), 404)
+    << "no order API on listen.notify";
+  EXPECT_EQ(p.output().find(token), std::string::npos) << "the token is never logged";
+  client.close_idle_connections();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(20s), 0) << p.output();
+}
+
+TEST(paycoord_process, an_order_api_off_loopback_without_a_token_is_warned_about) {
+  temp_dir dir;
+  auto metrics_port = free_port();
+  child_process p{bin_path("paycoord"),
+                  {"--config", example_config()},
+                  {{"PAYCOORD_DATA_DIR", dir.str() + "/data"},
+                   {"PAYCOORD_LISTEN__PUBLIC", "0.0.0.0:" + std::to_string(free_port())},
+                   {"PAYCOORD_LISTEN__ADMIN", "127.0.0.1:" + std::to_string(free_port())},
+                   {"PAYCOORD_LISTEN__METRICS", "127.0.0.1:" + std::to_string(metrics_port)}},
+                  dir.str() + "/out.log"};
+  ASSERT_TRUE(await_status("http://127.0.0.1:" + std::to_string(metrics_port) + "/readyz", 200,
+                           20s))
+    << p.output();
+  EXPECT_NE(p.output().find("event=config_warning listen.public 0.0.0.0"), std::string::npos)
+    << p.output();
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(20s), 0) << p.output();
 }

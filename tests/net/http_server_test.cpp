@@ -61,7 +61,13 @@ void expect_error(const http_response& response, unsigned status, std::string_vi
 /// after a few seconds, so that a server bug fails a test instead of hanging it.
 class test_client {
 public:
-  explicit test_client(std::uint16_t port) : stream_(io_) {
+  /// Connects to 127.0.0.1:`port` from `from` (any loopback address: the
+  /// whole of 127.0.0.0/8 is this machine's).
+  explicit test_client(std::uint16_t port, const char* from = nullptr) : stream_(io_) {
+    if (from != nullptr) {
+      stream_.socket().open(tcp::v4());
+      stream_.socket().bind(tcp::endpoint{asio::ip::make_address(from), 0});
+    }
     connect_error = run([&](auto done) {
       stream_.async_connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port}, done);
     });
@@ -330,6 +336,24 @@ TEST_F(http_server_test, connection_cap_answers_503_and_closes) {
     std::this_thread::sleep_for(5ms);
   test_client third{server_->port()};
   EXPECT_EQ(third.exchange(get("/v1/orders/A3")).result_int(), 200u);
+}
+
+// CONTRACTS.md §8: one client holding connections cannot lock the others out.
+TEST_F(http_server_test, per_address_cap_answers_503_to_that_address_only) {
+  http_server_options options;
+  options.max_connections_per_address = 2;
+  start(options);
+  test_client a1{server_->port(), "127.0.0.2"};
+  test_client a2{server_->port(), "127.0.0.2"};
+  EXPECT_EQ(a1.exchange(get("/v1/orders/A1")).result_int(), 200u);
+  EXPECT_EQ(a2.exchange(get("/v1/orders/A2")).result_int(), 200u);
+  test_client a3{server_->port(), "127.0.0.2"};
+  expect_error(a3.read(), 503, "TOO_MANY_CONNECTIONS");
+  EXPECT_TRUE(closed(a3.wait_closed()));
+  EXPECT_EQ(server_->counters().connections_rejected_per_address.load(), 1u);
+  // Another address (WeChat's) is still served.
+  test_client other{server_->port(), "127.0.0.3"};
+  EXPECT_EQ(other.exchange(get("/v1/orders/B1")).result_int(), 200u);
 }
 
 // -- timeouts ------------------------------------------------------------------------------
