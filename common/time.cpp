@@ -1,5 +1,6 @@
 #include "common/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -43,6 +44,10 @@ int64_t to_unix_ms(timestamp t) {
 }
 
 timestamp from_unix_ms(int64_t ms) {
+  // system_clock counts nanoseconds in 64 bits: about 292 years either side
+  // of 1970. A peer's time beyond that would overflow (undefined behaviour),
+  // so it is clamped to the edge; parse_rfc3339 rejects such times outright.
+  ms = std::clamp(ms, -max_unix_ms, max_unix_ms);
   return timestamp{std::chrono::duration_cast<wall_clock::duration>(
     std::chrono::milliseconds{ms})};
 }
@@ -116,6 +121,8 @@ std::optional<timestamp> parse_rfc3339(std::string_view s) {
                                  static_cast<unsigned>(d))
                    * 86400
                  + h * 3600 + mi * 60 + se - offset_minutes * 60;
+  if (secs > max_unix_ms / 1000 || secs < -max_unix_ms / 1000)
+    return std::nullopt; // not representable (beyond 2255): not a time we accept
   return from_unix_ms(secs * 1000 + millis);
 }
 

@@ -13,8 +13,14 @@ using wall_clock = std::chrono::system_clock;
 using timestamp = wall_clock::time_point;
 using duration = std::chrono::milliseconds;
 
+/// The furthest a timestamp reaches either side of 1970 (about the year 2255:
+/// system_clock counts nanoseconds in 64 bits).
+inline constexpr int64_t max_unix_ms = 9'000'000'000'000;
+
 /// Milliseconds since the Unix epoch (the stored form of a timestamp).
 int64_t to_unix_ms(timestamp t);
+/// The instant `ms` after the epoch, clamped to +-max_unix_ms (a peer's
+/// number never overflows).
 timestamp from_unix_ms(int64_t ms);
 
 /// Formats `t` as RFC 3339 with second precision and the given UTC offset in

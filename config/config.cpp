@@ -333,7 +333,7 @@ expected<paycoord_config, config_error> validate(paycoord_config cfg) {
   if (auto e = first_problem(cfg))
     return make_unexpected(std::move(*e));
   // Clients append "/v3/..." to the base URL.
-  if (cfg.wechatpay.base_url.ends_with('/'))
+  while (cfg.wechatpay.base_url.ends_with('/'))
     cfg.wechatpay.base_url.pop_back();
   return cfg;
 }

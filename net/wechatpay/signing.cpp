@@ -110,8 +110,10 @@ check_result check_signed_time(std::string_view what, std::string_view timestamp
       return fail(wechatpay_error::bad_header, std::string{what} + " is not unix seconds");
     seconds = seconds * 10 + (c - '0');
   }
-  auto signed_at = from_unix_ms(seconds * 1000);
-  auto skew = std::chrono::duration_cast<duration>(now - signed_at);
+  // In milliseconds as integers: 12 digits of seconds fit, and no time
+  // point is built from a peer's number (that could overflow the clock).
+  auto now_ms = std::chrono::duration_cast<duration>(now.time_since_epoch()).count();
+  auto skew = duration{now_ms - seconds * 1000};
   auto distance = skew < duration::zero() ? -skew : skew;
   if (distance >= max_skew) {
     auto whole_seconds = [](duration d) {

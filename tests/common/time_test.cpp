@@ -65,3 +65,14 @@ TEST(duration, formats_the_shortest_exact_unit) {
   for (auto text : {"250ms", "5s", "1m", "2h", "90s"})
     EXPECT_EQ(format_duration(*parse_duration(text)), text);
 }
+
+// Found by models_fuzz: a peer's year 4052 overflowed system_clock's
+// nanoseconds (undefined behaviour). Such a time is refused; a raw number is
+// clamped.
+TEST(rfc3339, times_beyond_what_the_clock_holds_are_refused_not_overflowed) {
+  EXPECT_FALSE(parse_rfc3339("4052-11-26T10:00:05+08:00"));
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_TRUE(parse_rfc3339("2200-01-01T00:00:00Z"));
+  EXPECT_EQ(to_unix_ms(from_unix_ms(INT64_MAX)), max_unix_ms);
+  EXPECT_EQ(to_unix_ms(from_unix_ms(INT64_MIN)), -max_unix_ms);
+}
