@@ -135,6 +135,8 @@ struct config_error {
 inline constexpr std::string_view reserved_environment_names[] = {
   "PAYCOORD_SOURCE_DIR", "PAYCOORD_BIN_DIR", "PAYCOORD_BUILD_DIR",
   "PAYCOORD_JOBS", "PAYCOORD_TEST_JOBS", "PAYCOORD_ARTIFACT_DIR",
+  "PAYCOORD_CMAKE_ARGS", "PAYCOORD_SANITIZE_BUILD_DIR", "PAYCOORD_FUZZ_SECONDS",
+  "PAYCOORD_FUZZ_BUILD_DIR", "PAYCOORD_MODEL_DEPTH",
 };
 
 /// Builds the effective config from the defaults, then `file` (JSON; empty
