@@ -104,11 +104,13 @@ void flush(self_ptr self) {
   if (!result) {
     spdlog::error("event=store_commit_failed writers={} error=\"{}\"",
                   batch.size(), result.error().to_string());
+    // Not ready before anyone hears of the failure: a caller that sees the
+    // error and asks /readyz must get 503.
+    set_writable(self, false);
+    schedule_reopen(self);
     auto err = make_error(result.error());
     for (auto& [set, promise] : batch)
       promise.deliver(err);
-    set_writable(self, false);
-    schedule_reopen(self);
     return;
   }
   // Durable: now, and only now, answer every writer of this batch. The
