@@ -48,7 +48,7 @@ namespace {
 constexpr std::size_t header_limit = 8 * 1024;
 constexpr std::size_t default_body_limit = 64 * 1024;
 constexpr std::size_t discard_limit = 1024 * 1024;
-constexpr std::size_t public_body_limit = 64 * 1024; // net/api/public_api.hpp
+constexpr std::size_t public_body_limit = 64 * 1024; // api/public_api.hpp
 constexpr std::size_t small_body_limit = 32;
 constexpr int max_requests = 16; // per input; pipelining is bounded anyway
 
@@ -62,11 +62,11 @@ const router& routes() {
     router out;
     route_options limited;
     limited.body_limit = public_body_limit;
-    // net/api/public_api.cpp
+    // api/public_api.cpp
     out.add(http::verb::post, "/v1/orders", {}, limited);
     out.add(http::verb::get, "/v1/orders/{out_trade_no}", {}, limited);
     out.add(http::verb::post, "/v1/wechatpay/notify", {}, limited);
-    // net/api/admin_api.cpp
+    // api/admin_api.cpp
     for (auto asset : {"index.html", "inspector.css", "inspector.js"})
       out.add(http::verb::get, std::string{"/admin/"} + asset, {});
     out.add(http::verb::get, "/admin/", {});

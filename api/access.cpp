@@ -1,4 +1,4 @@
-#include "net/api/access.hpp"
+#include "api/access.hpp"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "net/api/public_api.hpp"
+#include "api/public_api.hpp"
 
 #include <cctype>
 
@@ -9,8 +9,8 @@
 #include "actors/messages.hpp"
 #include "actors/wechat_client.hpp"
 #include "common/text.hpp"
-#include "net/api/access.hpp"
-#include "net/api/order_request.hpp"
+#include "api/access.hpp"
+#include "api/order_request.hpp"
 #include "net/http_server.hpp"
 #include "net/wechatpay/jsapi.hpp"
 #include "net/wechatpay/models.hpp"

@@ -4,7 +4,7 @@
 // (an independent implementation of WeChat's signing and encryption) or
 // sealed with the vectors' platform key.
 
-#include "tests/net/api/api_fixture.hpp"
+#include "tests/api/api_fixture.hpp"
 #include "tests/prometheus_text.hpp"
 
 using namespace paycoord;

@@ -1,6 +1,6 @@
 // The admin inspector API (CONTRACTS.md §6) over HTTP against the real actors.
 
-#include "tests/net/api/api_fixture.hpp"
+#include "tests/api/api_fixture.hpp"
 
 using namespace paycoord;
 using namespace paycoord::testing;

@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "net/api/access.hpp"
-#include "net/api/public_api.hpp"
+#include "api/access.hpp"
+#include "api/public_api.hpp"
 #include "net/router.hpp"
 #include "storage/order_store.hpp"
 

@@ -1,4 +1,4 @@
-#include "net/api/order_request.hpp"
+#include "api/order_request.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "net/api/admin_api.hpp"
+#include "api/admin_api.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,9 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
-#include "net/api/access.hpp"
+#include "api/access.hpp"
 #include "common/text.hpp"
-#include "net/api/order_request.hpp"
+#include "api/order_request.hpp"
 #include "net/http_server.hpp"
 #include "web/web_assets.hpp"
 
