@@ -9,6 +9,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "common/time.hpp"
@@ -17,6 +18,11 @@ namespace paycoord::net::detail {
 
 /// The `Server` header of every answer.
 inline constexpr const char* server_name = "paycoord";
+
+/// Beast's string_view as the standard one.
+inline std::string_view to_std(boost::beast::string_view text) {
+  return {text.data(), text.size()};
+}
 
 /// "1.2.3.4:5" or "[::1]:5".
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint);

@@ -14,14 +14,6 @@
 
 namespace paycoord::net::detail {
 
-namespace {
-
-std::string_view to_std(beast::string_view text) {
-  return {text.data(), text.size()};
-}
-
-} // namespace
-
 // -- lifecycle ----------------------------------------------------------------
 
 session::session(tcp::socket&& socket, std::shared_ptr<server_state> server)

@@ -19,10 +19,6 @@ namespace {
 /// Bytes asked for when waiting for the first byte of a request.
 constexpr std::size_t first_read_bytes = 4096;
 
-std::string_view to_std(beast::string_view text) {
-  return {text.data(), text.size()};
-}
-
 bool is_parse_error(beast::error_code ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category()
          && ec != http::error::end_of_stream && ec != http::error::partial_message;
