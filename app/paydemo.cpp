@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "demo/demo_run.hpp"
+#include "demo/process.hpp"
 
 #ifndef PAYCOORD_DEFAULT_SOURCE_DIR
 #define PAYCOORD_DEFAULT_SOURCE_DIR "."
@@ -24,19 +25,10 @@ extern "C" void on_interrupt(int) {
   interrupted = true;
 }
 
-/// The folder of this executable (paycoord and paysim are built next to it).
-std::string own_dir(const char* argv0) {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (ec ? std::filesystem::absolute(argv0) : self).parent_path().string();
-}
-
-std::string env_or(const char* name, std::string fallback) {
-  auto v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-
 } // namespace
+
+using paycoord::demo::env_or;
+using paycoord::demo::own_dir;
 
 int main(int argc, char** argv) {
   paycoord::demo::demo_options opts;

@@ -80,11 +80,20 @@ void customer_driver::create_orders() {
 bool customer_driver::create_one(std::size_t index, net::http_client& client) {
   auto body = create_body(script_.customers[index]);
   auto deadline = std::chrono::steady_clock::now() + give_up_after;
+  int attempt = 0;
   while (!stopping() && std::chrono::steady_clock::now() < deadline) {
     log_.record_create_attempt(index);
+    {
+      std::lock_guard guard{in_flight_mutex_};
+      creates_in_flight_[index] = ++attempt;
+    }
     auto r = call_json(client, "POST", endpoints_.orders_url, body);
+    {
+      std::lock_guard guard{in_flight_mutex_};
+      creates_in_flight_.erase(index);
+    }
     if (r.status == 201 || r.status == 200) {
-      log_.record_created(index, now_ms());
+      log_.record_created(index, now_ms(), r.status);
       return true;
     }
     // 400/409 would be the demo's own bug: retrying cannot help. Anything
@@ -96,6 +105,14 @@ bool customer_driver::create_one(std::size_t index, net::http_client& client) {
   }
   log_.record_create_failed(index);
   return false;
+}
+
+std::vector<create_call> customer_driver::creates_in_flight() const {
+  std::lock_guard guard{in_flight_mutex_};
+  std::vector<create_call> out;
+  for (auto& [index, attempt] : creates_in_flight_)
+    out.push_back({index, attempt});
+  return out;
 }
 
 void customer_driver::pay_orders() {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <map>
 #include <queue>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ public:
   /// Runs every customer; returns when each has created its order (or given
   /// up) and every paying one has paid. Blocks the caller.
   void run();
+
+  /// The POST /v1/orders calls out at this moment (sent, not answered).
+  /// Thread-safe: the soak reads it just before a kill -9.
+  std::vector<create_call> creates_in_flight() const;
 
 private:
   struct pay_job {
@@ -70,6 +75,10 @@ private:
   // guarded by mutex_
   std::priority_queue<pay_job, std::vector<pay_job>, std::greater<>> pay_queue_;
   int creators_running_ = 0;
+
+  mutable std::mutex in_flight_mutex_;
+  // guarded by in_flight_mutex_
+  std::map<std::size_t, int> creates_in_flight_; // customer -> attempt
 };
 
 } // namespace paycoord::demo

@@ -9,6 +9,9 @@ namespace paycoord::demo {
 struct demo_options {
   /// Customers, each creating one order.
   int orders = 2000;
+  /// Customers arrive at this rate (per second of the run), over at least
+  /// `min_arrival_span` (scenario.hpp).
+  double arrival_rate = 50;
   /// Share of paid orders whose WeChat notification is lost, in percent.
   double lost_pct = 20;
   /// Seeds the customers (who pays, when, which notification is lost) and

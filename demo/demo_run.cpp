@@ -2,9 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -20,15 +17,16 @@
 #include "demo/reconciliation.hpp"
 #include "demo/report_html.hpp"
 #include "demo/report_tables.hpp"
+#include "demo/run_dir.hpp"
 #include "demo/sandbox_stack.hpp"
 #include "demo/scenario.hpp"
+#include "demo/sim_report.hpp"
 #include "demo/state_watcher.hpp"
 
 namespace paycoord::demo {
 
 namespace {
 
-namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -40,102 +38,6 @@ constexpr auto tick = 250ms;
 
 int64_t now_ms() {
   return to_unix_ms(wall_clock::now());
-}
-
-struct run_dir {
-  std::string path;
-  /// Made by the demo (removed data and logs at the end unless --keep).
-  bool temporary = false;
-};
-
-/// The run directory, or why there is none.
-std::optional<std::string> prepare_run_dir(const demo_options& opts, run_dir& out) {
-  std::error_code ec;
-  if (!opts.data_dir.empty()) {
-    out = {fs::absolute(opts.data_dir, ec).string(), false};
-    fs::create_directories(out.path, ec);
-    if (ec)
-      return "cannot create " + out.path + ": " + ec.message();
-    if (fs::exists(out.path + "/data") && !fs::is_empty(out.path + "/data"))
-      return out.path + "/data already holds a store: give an empty or new --data-dir";
-    return std::nullopt;
-  }
-  auto pattern = (fs::temp_directory_path(ec) / "paydemo-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr)
-    return "cannot create a temporary directory " + pattern;
-  out = {pattern, true};
-  return std::nullopt;
-}
-
-json read_json_file(const std::string& file) {
-  std::ifstream in{file};
-  return json::parse(in, nullptr, false);
-}
-
-/// paysim's view: its totals and every order row by id.
-struct sim_report {
-  json totals;
-  std::map<std::string, json> rows;
-};
-
-sim_report fetch_sim_report(const sandbox_stack& stack) {
-  auto client = make_demo_client();
-  sim_report out;
-  std::string after;
-  for (int page = 0; page < 10'000; ++page) {
-    auto url = stack.control_url("/control/report?limit=500" + (after.empty() ? "" : "&after=" + after));
-    auto r = call_json(client, "GET", url);
-    if (r.status != 200 || !r.body.is_object())
-      break;
-    if (out.totals.is_null())
-      out.totals = r.body.value("totals", json::object());
-    for (auto& row : r.body.value("orders", json::array()))
-      out.rows[row.value("out_trade_no", "")] = row;
-    auto next = r.body.value("next", json{});
-    if (!next.is_string())
-      break;
-    after = next.get<std::string>();
-  }
-  return out;
-}
-
-sim_totals fetch_sim_totals(net::http_client& client, const sandbox_stack& stack) {
-  auto r = call_json(client, "GET", stack.control_url("/control/report?orders=false"));
-  return r.status == 200 && r.body.is_object() ? parse_sim_totals(r.body.value("totals", json{}))
-                                               : sim_totals{};
-}
-
-std::vector<order_outcome> merge_outcomes(const scenario& script,
-                                          const std::vector<order_trace>& traces,
-                                          const sim_report& sim) {
-  std::vector<order_outcome> out;
-  for (std::size_t i = 0; i < script.customers.size(); ++i) {
-    const auto& c = script.customers[i];
-    const auto& t = traces[i];
-    order_outcome o;
-    o.out_trade_no = c.out_trade_no;
-    o.pays = c.pays;
-    o.created_ms = t.created_ms;
-    o.paid_ms = t.paid_ms;
-    o.paycoord_state = t.state;
-    o.paid_via = t.paid_via;
-    auto it = sim.rows.find(c.out_trade_no);
-    if (it != sim.rows.end()) {
-      const auto& row = it->second;
-      o.wechat_state = row.value("trade_state", "");
-      o.queries = row.value("queries", int64_t{0});
-      o.notification_lost = json_int(row, "notify", "dropped") > 0;
-      o.forward_requests = json_int(row, "business", "requests");
-      o.deliveries = json_int(row, "business", "deliveries");
-      o.first_delivery_ms = json_int(row, "business", "first_delivery_ms");
-      // A payment whose answer the customer never got: WeChat's own time.
-      if (o.paid_ms == 0 && row.value("paid_at", json{}).is_string())
-        if (auto at = parse_rfc3339(row["paid_at"].get<std::string>()))
-          o.paid_ms = to_unix_ms(*at);
-    }
-    out.push_back(std::move(o));
-  }
-  return out;
 }
 
 /// paycoord's schedule as configured (before the demo compresses it).
@@ -217,11 +119,6 @@ bool color_wanted(const demo_options& opts) {
   return opts.color && stdout_is_terminal() && (no_color == nullptr || *no_color == '\0');
 }
 
-void write_file(const std::string& file, const std::string& text) {
-  std::ofstream out{file};
-  out << text;
-}
-
 /// The scenario's plan, before the run.
 void print_plan(const demo_options& opts, const scenario& script, const std::string& dir) {
   auto at = [](duration d) {
@@ -240,15 +137,6 @@ void print_plan(const demo_options& opts, const scenario& script, const std::str
               "run directory %s\n",
               opts.compression, opts.compression, dir.c_str());
   std::fflush(stdout);
-}
-
-/// Removes the store and the logs of a passed run (configs and reports stay).
-void clean_up(const run_dir& dir) {
-  std::error_code ec;
-  fs::remove_all(dir.path + "/data", ec);
-  for (auto& entry : fs::directory_iterator(dir.path, ec))
-    if (entry.path().extension() == ".log")
-      fs::remove(entry.path(), ec);
 }
 
 /// What happened while the scenario played.
@@ -380,7 +268,7 @@ void print_verdict(bool ok, bool color) {
 
 int run_demo(const demo_options& opts, const std::atomic<bool>& interrupt) {
   run_dir dir;
-  if (auto failed = prepare_run_dir(opts, dir)) {
+  if (auto failed = prepare_run_dir(opts.data_dir, "paydemo-", dir)) {
     std::fprintf(stderr, "paydemo: %s\n", failed->c_str());
     return demo_setup_failed;
   }
@@ -428,8 +316,8 @@ int run_demo(const demo_options& opts, const std::atomic<bool>& interrupt) {
                           merge_outcomes(script, log.snapshot(), sim), sim.totals, dir.path);
   auto json_file = dir.path + "/report.json";
   auto html_file = dir.path + "/report.html";
-  write_file(json_file, doc.dump(2) + "\n");
-  write_file(html_file, render_html(doc));
+  write_text_file(json_file, doc.dump(2) + "\n");
+  write_text_file(html_file, render_html(doc));
   auto status = stack.stop();
 
   bool color = color_wanted(opts);
@@ -440,7 +328,7 @@ int run_demo(const demo_options& opts, const std::atomic<bool>& interrupt) {
     std::printf("note: paycoord's graceful stop ended with status %d\n", status.value_or(-1));
   std::printf("report: %s\n        %s\n", html_file.c_str(), json_file.c_str());
   if (ok && dir.temporary && !opts.keep) {
-    clean_up(dir);
+    remove_store_and_logs(dir);
     std::printf("(the store and logs were removed; --keep keeps them)\n");
   } else {
     std::printf("store and logs kept in %s\n", dir.path.c_str());

@@ -20,9 +20,11 @@ int64_t json_int(const nlohmann::json& j, const char* section, const char* key) 
 }
 
 json_answer call_json(net::http_client& client, const std::string& method,
-                      const std::string& url, const nlohmann::json& body) {
+                      const std::string& url, const nlohmann::json& body,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
   net::outbound_request req{method, url, {{"Content-Type", "application/json"}},
                             body.is_null() ? std::string{} : body.dump()};
+  req.headers.insert(req.headers.end(), headers.begin(), headers.end());
   auto r = client.send(req);
   if (!r)
     return {};

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,8 +26,10 @@ net::http_client make_demo_client();
 /// The integer at `j[section][key]`; 0 when it is missing or not an integer.
 int64_t json_int(const nlohmann::json& j, const char* section, const char* key);
 
-/// Sends `method url` with `body` (none when null) as JSON.
+/// Sends `method url` with `body` (none when null) as JSON, and `headers`
+/// after the content type (e.g. an `Authorization` for the admin API).
 json_answer call_json(net::http_client& client, const std::string& method,
-                      const std::string& url, const nlohmann::json& body = nullptr);
+                      const std::string& url, const nlohmann::json& body = nullptr,
+                      const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 } // namespace paycoord::demo

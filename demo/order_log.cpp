@@ -10,10 +10,11 @@ void order_log::record_create_attempt(std::size_t index) {
   ++traces_.at(index).create_attempts;
 }
 
-void order_log::record_created(std::size_t index, int64_t now_ms) {
+void order_log::record_created(std::size_t index, int64_t now_ms, int status) {
   std::lock_guard guard{mutex_};
   auto& t = traces_.at(index);
   t.created_ms = now_ms;
+  t.create_status = status;
   if (t.state.empty())
     t.state = "PENDING";
 }

@@ -20,6 +20,10 @@ struct order_trace {
   int create_attempts = 0;
   /// The customer gave up creating (paycoord never answered).
   bool create_failed = false;
+  /// The answer that ended the creating: 201, or 200 when an earlier call
+  /// had stored the order already and its answer was lost (a kill -9 after
+  /// the sync). 0 while not created.
+  int create_status = 0;
   /// WeChat has charged the customer: when the payment call (answered 200)
   /// was sent.
   int64_t paid_ms = 0;
@@ -30,6 +34,13 @@ struct order_trace {
   bool late = false;
   /// When the watcher first saw CONFIRMED.
   int64_t confirmed_seen_ms = 0;
+};
+
+/// A POST /v1/orders that is out: the customer and which attempt it is
+/// (1 = the first). A later attempt in the trace means this one was cut.
+struct create_call {
+  std::size_t index = 0;
+  int attempt = 0;
 };
 
 /// Counts for the live view.
@@ -53,7 +64,7 @@ public:
   explicit order_log(std::size_t orders);
 
   void record_create_attempt(std::size_t index);
-  void record_created(std::size_t index, int64_t now_ms);
+  void record_created(std::size_t index, int64_t now_ms, int status);
   void record_create_failed(std::size_t index);
   void record_paid(std::size_t index, int64_t now_ms);
 

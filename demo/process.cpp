@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
@@ -109,14 +110,16 @@ uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-namespace {
-
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
+  return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-} // namespace
+std::string own_dir(const char* argv0) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (ec ? std::filesystem::absolute(argv0) : self).parent_path().string();
+}
 
 std::string bin_path(const std::string& name) {
   return env_or("PAYCOORD_BIN_DIR", "build/bin") + "/" + name;

@@ -51,6 +51,13 @@ private:
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t free_port();
 
+/// The environment variable `name`, or `fallback` when it is unset or empty.
+std::string env_or(const char* name, const std::string& fallback);
+
+/// The folder of this executable (paycoord and paysim are built next to
+/// paydemo and paysoak); `argv0` when /proc/self/exe cannot be read.
+std::string own_dir(const char* argv0);
+
 /// The path of a binary built into build/bin (PAYCOORD_BIN_DIR from ctest).
 std::string bin_path(const std::string& name);
 

@@ -68,6 +68,10 @@ std::string sandbox_stack::metrics_url(const std::string& path) const {
   return "http://" + endpoint("metrics") + path;
 }
 
+std::string sandbox_stack::admin_url(const std::string& path) const {
+  return "http://" + endpoint("admin") + path;
+}
+
 std::string sandbox_stack::paycoord_config_file() const {
   return opts_.run_dir + "/paycoord.json";
 }

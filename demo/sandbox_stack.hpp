@@ -69,6 +69,7 @@ public:
   std::string public_url(const std::string& path) const;
   std::string control_url(const std::string& path) const;
   std::string metrics_url(const std::string& path) const;
+  std::string admin_url(const std::string& path) const;
 
   /// Absolute paths of what the stack writes into the run directory.
   std::string paycoord_config_file() const;

@@ -44,7 +44,7 @@ scenario make_scenario(const demo_options& opts) {
   scenario s;
   s.compression = opts.compression;
   auto span_ms = std::max<double>(static_cast<double>(min_arrival_span.count()),
-                                  1000.0 * opts.orders / arrival_rate);
+                                  1000.0 * opts.orders / opts.arrival_rate);
   s.arrival_span = duration{static_cast<int64_t>(span_ms)};
 
   std::mt19937_64 rng{opts.seed};

@@ -48,17 +48,15 @@ struct scenario {
   int compression = 60;
 };
 
-/// Customers arrive at this rate (per second of the run), over at least
-/// `min_arrival_span`.
-inline constexpr double arrival_rate = 50;
+/// The shortest arrival span (`demo_options::arrival_rate` gives the rest).
 inline constexpr duration min_arrival_span = std::chrono::seconds{10};
 /// Share of customers who pay.
 inline constexpr double pay_share = 0.85;
 
-/// The script for `opts` (orders, lost_pct, seed, crash, compression). The
-/// same options give the same scenario. Think times are drawn at real-world
-/// scale (most customers pay within a minute, a few take up to eight) and
-/// divided by the compression.
+/// The script for `opts` (orders, arrival_rate, lost_pct, seed, crash,
+/// compression). The same options give the same scenario. Think times are
+/// drawn at real-world scale (most customers pay within a minute, a few take
+/// up to eight) and divided by the compression.
 scenario make_scenario(const demo_options& opts);
 
 /// The order id of customer `index` in a run seeded with `seed`.
