@@ -375,6 +375,8 @@ problem apply_environment(paycoord_config& cfg, const std::map<std::string, std:
 problem apply_overrides(paycoord_config& cfg,
                         const std::vector<std::pair<std::string, std::string>>& overrides) {
   for (auto& [path, text] : overrides) {
+    if (path.empty())
+      return error_at("--set", "an empty key (overrides name a key like schedule.verify)");
     if (!is_leaf(path))
       return error_at(path, "unknown key (overrides name a key like schedule.verify)");
     if (auto e = set_field_from_text(cfg, path, text))

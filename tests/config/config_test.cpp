@@ -395,6 +395,14 @@ TEST(config_environment, unknown_override_keys_are_rejected) {
   EXPECT_EQ(cfg.error().key, "schedule");
 }
 
+// Found by config_fuzz: `--set =1s` gave an error naming no key at all.
+TEST(config_environment, an_empty_override_key_is_named_as_the_option) {
+  auto cfg = load_config("", required_env(), {{"", "1s"}});
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().key, "--set");
+  EXPECT_NE(cfg.error().reason.find("empty key"), std::string::npos);
+}
+
 TEST(config_environment, names_follow_the_key_paths) {
   EXPECT_EQ(environment_name("wechatpay.apiv3_key"), "PAYCOORD_WECHATPAY__APIV3_KEY");
   EXPECT_EQ(environment_name("listen.public"), "PAYCOORD_LISTEN__PUBLIC");
