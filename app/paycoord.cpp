@@ -47,6 +47,7 @@ int64_t wall_now_ms() {
 struct checked_config {
   paycoord_config cfg;
   std::shared_ptr<const wechatpay::credentials> credentials;
+  std::string file; ///< the config file it was loaded from
 };
 
 /// Loads and fully validates the config, including the key files' contents
@@ -69,7 +70,7 @@ load_checked(const std::string& file,
     return make_unexpected(config_error{"", creds.error().message()});
   return checked_config{
     std::move(*cfg),
-    std::make_shared<const wechatpay::credentials>(std::move(*creds))};
+    std::make_shared<const wechatpay::credentials>(std::move(*creds)), file};
 }
 
 /// Starts one listener; the error names the config key.
@@ -140,7 +141,7 @@ void raise_open_file_limit() {
 int run(const checked_config& checked) {
   const auto& cfg = checked.cfg;
   raise_open_file_limit();
-  for (auto& warning : config_warnings(cfg))
+  for (auto& warning : config_warnings(cfg, checked.file))
     spdlog::warn("event=config_warning {}", warning);
   auto opened = order_store::open(cfg.data_dir);
   if (!opened) {

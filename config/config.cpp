@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <fstream>
 #include <optional>
+#include <sys/stat.h>
 
 namespace paycoord {
 
@@ -319,8 +322,60 @@ bool is_loopback(std::string_view listen_address) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-std::vector<std::string> config_warnings(const paycoord_config& cfg) {
+namespace {
+
+/// "0644" when group or others have any access to `path`; nullopt when they
+/// have none or the file cannot be examined (a missing key file is an error
+/// of its own, reported when it is loaded).
+std::optional<std::string> open_mode(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & 077) == 0)
+    return std::nullopt;
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return std::string{mode};
+}
+
+/// The secret keys that `file` (a config file that loaded) sets to a value.
+std::vector<std::string> secrets_in_file(const std::string& file) {
+  std::ifstream in{file, std::ios::binary};
+  auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::vector<std::string> keys;
+  if (!doc.is_object())
+    return keys;
+  const paycoord_config defaults;
+  config_detail::for_each_field(defaults, [&](std::string_view key, const auto&,
+                                              config_detail::field_kind kind) {
+    if (kind != config_detail::field_kind::secret)
+      return;
+    std::string pointer = "/" + std::string(key);
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    nlohmann::json::json_pointer at{pointer};
+    if (doc.contains(at) && doc[at].is_string() && !doc[at].get<std::string>().empty())
+      keys.emplace_back(key);
+  });
+  return keys;
+}
+
+} // namespace
+
+std::vector<std::string> config_warnings(const paycoord_config& cfg, const std::string& config_file) {
   std::vector<std::string> out;
+  const auto& key_file = cfg.wechatpay.merchant_private_key_file;
+  if (auto mode = open_mode(key_file))
+    out.push_back("wechatpay.merchant_private_key_file " + key_file + " has mode " + *mode
+                  + ": group or others may read the merchant's private key (chmod 600 it)");
+  if (auto mode = open_mode(config_file)) {
+    auto keys = secrets_in_file(config_file);
+    std::string names;
+    for (auto& k : keys)
+      names += (names.empty() ? "" : ", ") + k;
+    if (!keys.empty())
+      out.push_back("the config file " + config_file + " has mode " + *mode + " and sets "
+                    + names
+                    + ": group or others may read them (chmod 600 it, or set them as "
+                      "PAYCOORD_* variables from a file only root reads)");
+  }
   if (!is_loopback(cfg.listen.public_endpoint) && cfg.api.token.empty())
     out.push_back("listen.public " + cfg.listen.public_endpoint
                   + " is not loopback and api.token is not set: anyone who reaches it can "

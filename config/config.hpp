@@ -109,8 +109,12 @@ bool is_loopback(std::string_view listen_address);
 
 /// What a valid config still gets wrong for a deployment, one sentence each
 /// naming the key (an order API on a non-loopback address without
-/// api.token): the caller logs them as warnings at start.
-std::vector<std::string> config_warnings(const paycoord_config& cfg);
+/// api.token) or the file and its mode (a merchant private key, or a
+/// `config_file` that sets a secret, that group or others may read: any of
+/// the mode bits 077). Never names a secret's value. Reads the modes of those
+/// files and `config_file` itself; the caller logs the warnings at start.
+std::vector<std::string> config_warnings(const paycoord_config& cfg,
+                                         const std::string& config_file = {});
 
 // -- errors ------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -675,4 +676,53 @@ TEST(config_access, an_order_api_off_loopback_without_a_token_is_a_warning) {
     EXPECT_TRUE(is_loopback(address)) << address;
   for (auto address : {"0.0.0.0:1", "10.0.0.1:1", "[::]:1", "pay.example.com:1"})
     EXPECT_FALSE(is_loopback(address)) << address;
+}
+
+// -- secret files that others may read -----------------------------------------
+
+TEST_F(config_file_test, a_merchant_key_that_group_or_others_may_read_is_a_warning) {
+  std::ifstream in{source_dir() / "config/sandbox/merchant_key.pem", std::ios::binary};
+  std::string pem{std::istreambuf_iterator<char>{in}, {}};
+  ASSERT_FALSE(pem.empty());
+  auto key = write("keys/merchant_key.pem", pem);
+  auto cfg = valid_config();
+  cfg.wechatpay.merchant_private_key_file = key;
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(config_warnings(cfg).empty()) << "0600 is how a key should be";
+  for (auto [mode, text] : {std::pair{fs::perms{0644}, "0644"}, std::pair{fs::perms{0640}, "0640"},
+                            std::pair{fs::perms{0604}, "0604"}}) {
+    fs::permissions(key, mode);
+    auto warnings = config_warnings(cfg);
+    ASSERT_EQ(warnings.size(), 1u) << text;
+    EXPECT_NE(warnings[0].find("wechatpay.merchant_private_key_file"), std::string::npos);
+    EXPECT_NE(warnings[0].find(key), std::string::npos) << "names the file: " << warnings[0];
+    EXPECT_NE(warnings[0].find(text), std::string::npos) << "and its mode: " << warnings[0];
+  }
+  cfg.wechatpay.merchant_private_key_file = (dir_ / "keys/missing.pem").string();
+  EXPECT_TRUE(config_warnings(cfg).empty()) << "a missing key is an error elsewhere";
+}
+
+TEST_F(config_file_test, a_config_file_that_sets_secrets_and_others_may_read_is_a_warning) {
+  auto file = write("paycoord.json", full_document().dump(2));
+  auto cfg = load_config(file, {});
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  fs::permissions(file, fs::perms{0600});
+  EXPECT_TRUE(config_warnings(*cfg, file).empty());
+  fs::permissions(file, fs::perms{0644});
+  auto warnings = config_warnings(*cfg, file);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(file), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("0644"), std::string::npos) << warnings[0];
+  for (auto name : {"wechatpay.apiv3_key", "business.secret", "admin.token"})
+    EXPECT_NE(warnings[0].find(name), std::string::npos) << name << ": " << warnings[0];
+  EXPECT_EQ(warnings[0].find("api.token"), std::string::npos) << "api.token is not set";
+  for (auto& secret : {apiv3_key, business_secret, admin_token})
+    EXPECT_EQ(warnings[0].find(secret), std::string::npos) << "never a secret's value";
+  // The secrets from the environment instead: the file may be world-readable.
+  auto doc = full_document();
+  for (auto pointer : {"/wechatpay/apiv3_key", "/business/secret", "/admin/token"})
+    doc[nlohmann::json::json_pointer(pointer)] = "";
+  auto plain = write("plain.json", doc.dump(2));
+  fs::permissions(plain, fs::perms{0644});
+  EXPECT_TRUE(config_warnings(*cfg, plain).empty());
 }

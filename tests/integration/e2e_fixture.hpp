@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -50,14 +51,19 @@ public:
   json faults = json::object();
   double time_factor = 0.01; // WeChat's 15 s notify retry -> 150 ms
 
+  /// More paysim arguments ("--log-level", "debug"), set before start.
+  std::vector<std::string> paysim_args;
+
   void start() {
     ports_ = {{"public", free_port()},   {"admin", free_port()},
               {"metrics", free_port()},  {"wechat", free_port()},
               {"business", free_port()}, {"control", free_port()}};
     write_paysim_config();
-    paysim_ = std::make_unique<child_process>(
-      bin_path("paysim"), std::vector<std::string>{"--config", paysim_config_},
-      std::map<std::string, std::string>{}, dir.str() + "/paysim.log");
+    std::vector<std::string> args{"--config", paysim_config_};
+    args.insert(args.end(), paysim_args.begin(), paysim_args.end());
+    paysim_ = std::make_unique<child_process>(bin_path("paysim"), args,
+                                              std::map<std::string, std::string>{},
+                                              dir.str() + "/paysim.log");
     ASSERT_TRUE(await([&] { return get(control("/control/report?orders=false")).status == 200; },
                       std::chrono::seconds{20}))
       << paysim_->output();
@@ -115,6 +121,10 @@ public:
 
   std::string public_url(const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(ports_["public"]) + path;
+  }
+  /// The port of a listener ("public", "notify", "metrics", ...).
+  uint16_t port_of(const std::string& listener) const {
+    return ports_.at(listener);
   }
   std::string control(const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(ports_["control"]) + path;
