@@ -9,6 +9,7 @@
 
 #include "actors/messages.hpp"
 #include "api/access.hpp"
+#include "common/json_input.hpp"
 #include "common/text.hpp"
 #include "api/order_request.hpp"
 #include "net/http_server.hpp"
@@ -321,11 +322,14 @@ void retry_order(const ctx_ptr& ctx, net::request_context rc) {
 /// CONTRACTS.md §11: a note of 1-500 characters (code points of valid UTF-8).
 void resolve_order(const ctx_ptr& ctx, net::request_context rc) {
   std::string id{rc.path_param("id")};
-  auto body = json::parse(rc.request.body(), nullptr, false);
-  if (!body.is_object()) {
-    rc.respond.send_error(400, "INVALID_REQUEST", "body: expected a JSON object with \"note\"");
+  auto parsed = parse_json_input(rc.request.body());
+  if (!parsed || !parsed->is_object()) {
+    rc.respond.send_error(400, "INVALID_REQUEST",
+                          "body: expected a JSON object with \"note\""
+                            + (parsed ? std::string{} : " (" + parsed.error() + ")"));
     return;
   }
+  const json& body = *parsed;
   auto note = body.find("note");
   if (note == body.end() || !note->is_string()) {
     rc.respond.send_error(400, "INVALID_REQUEST", "note: required, a string of 1-500 characters");

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_input.hpp"
+
 namespace paycoord::api {
 
 namespace {
@@ -41,8 +43,11 @@ bool valid_out_trade_no(std::string_view id) {
 
 expected<create_order, field_error> parse_create_order(std::string_view body,
                                                        timestamp now) {
-  auto j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
+  auto parsed = parse_json_input(body);
+  if (!parsed)
+    return make_unexpected(bad("", "body is not valid JSON: " + parsed.error()));
+  const json& j = *parsed;
+  if (!j.is_object())
     return make_unexpected(bad("", "body is not a JSON object"));
   create_order req;
   // out_trade_no

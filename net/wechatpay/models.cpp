@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_input.hpp"
+
 namespace paycoord::wechatpay {
 
 namespace {
@@ -18,29 +20,16 @@ constexpr size_t max_string_bytes = 4096;
 
 enum class presence { required, optional };
 
-struct too_deep {};
-
-// Parses `text` as a JSON object within the size and depth bounds.
+// Parses `text` as a JSON object within the size and depth bounds. WeChat's
+// documents are signed: a duplicate key is read as nlohmann reads it (the
+// last wins) rather than refusing a real payment (common/json_input.hpp).
 expected<json, protocol_error> parse_object(std::string_view text) {
-  if (text.size() > max_json_bytes)
-    return fail(wechatpay_error::malformed_json,
-                "body of " + std::to_string(text.size()) + " bytes exceeds 1 MiB");
-  json doc;
-  try {
-    doc = json::parse(text.begin(), text.end(), [](int depth, json::parse_event_t, json&) {
-      if (depth > max_json_depth)
-        throw too_deep{};
-      return true;
-    });
-  } catch (const too_deep&) {
-    return fail(wechatpay_error::malformed_json,
-                "nested deeper than " + std::to_string(max_json_depth));
-  } catch (const json::exception& e) {
-    return fail(wechatpay_error::malformed_json, e.what());
-  }
-  if (!doc.is_object())
+  auto doc = parse_json_input(text, {max_json_bytes, max_json_depth, /*unique_keys=*/false});
+  if (!doc)
+    return fail(wechatpay_error::malformed_json, doc.error());
+  if (!doc->is_object())
     return fail(wechatpay_error::malformed_json, "not a JSON object");
-  return doc;
+  return std::move(*doc);
 }
 
 // Reads the fields of one JSON object into a model. The first problem is

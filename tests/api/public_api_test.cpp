@@ -271,5 +271,16 @@ TEST_F(public_api_test, every_validation_error_names_its_field) {
       << "message must start with the field " << r.field << ": " << res.body;
   }
   EXPECT_EQ(send("POST", "/v1/orders", "{nope").status, 400);
+  // A key twice (a front end that checked the first amount, paycoord
+  // charging the second): refused, whichever key it is.
+  auto text = create_body("VALID00001").dump();
+  for (auto twice : {R"(,"amount":{"total":1,"currency":"CNY"}})",
+                     R"(,"out_trade_no":"VALID00002"})"}) {
+    auto body = text.substr(0, text.size() - 1) + twice;
+    auto res = send("POST", "/v1/orders", body);
+    EXPECT_EQ(res.status, 400) << body << ": " << res.body;
+    EXPECT_NE(res.body.find("duplicate key"), std::string::npos) << res.body;
+  }
   EXPECT_FALSE(stored("VALID00001"));
+  EXPECT_FALSE(stored("VALID00002"));
 }

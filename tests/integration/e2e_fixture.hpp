@@ -51,6 +51,10 @@ public:
   json faults = json::object();
   double time_factor = 0.01; // WeChat's 15 s notify retry -> 150 ms
 
+  /// CONTRACTS.md §8: serve the notify route on a listener of its own
+  /// (listen.notify, WeChat's internet-facing port), set before start.
+  bool notify_listener = false;
+
   /// More paysim arguments ("--log-level", "debug"), set before start.
   std::vector<std::string> paysim_args;
 
@@ -58,6 +62,8 @@ public:
     ports_ = {{"public", free_port()},   {"admin", free_port()},
               {"metrics", free_port()},  {"wechat", free_port()},
               {"business", free_port()}, {"control", free_port()}};
+    if (notify_listener)
+      ports_["notify"] = free_port();
     write_paysim_config();
     std::vector<std::string> args{"--config", paysim_config_};
     args.insert(args.end(), paysim_args.begin(), paysim_args.end());
@@ -80,7 +86,10 @@ public:
     env["PAYCOORD_LISTEN__ADMIN"] = "127.0.0.1:" + std::to_string(ports_["admin"]);
     env["PAYCOORD_LISTEN__METRICS"] = "127.0.0.1:" + std::to_string(ports_["metrics"]);
     env["PAYCOORD_WECHATPAY__BASE_URL"] = url("wechat");
-    env["PAYCOORD_WECHATPAY__NOTIFY_URL"] = url("public") + "/v1/wechatpay/notify";
+    env["PAYCOORD_WECHATPAY__NOTIFY_URL"] =
+      url(notify_listener ? "notify" : "public") + "/v1/wechatpay/notify";
+    if (notify_listener)
+      env["PAYCOORD_LISTEN__NOTIFY"] = "127.0.0.1:" + std::to_string(ports_["notify"]);
     env["PAYCOORD_BUSINESS__CALLBACK_URL"] = url("business") + "/orders/paid";
     ++paycoord_runs_;
     paycoord_ = std::make_unique<child_process>(
@@ -211,6 +220,11 @@ public:
 
   std::string paycoord_output() const {
     return paycoord_ ? paycoord_->output() : "";
+  }
+
+  /// The running paycoord's process id, or -1.
+  pid_t paycoord_pid() const {
+    return paycoord_ ? paycoord_->pid() : -1;
   }
 
   temp_dir dir;
