@@ -326,7 +326,7 @@ void resolve_order(const ctx_ptr& ctx, net::request_context rc) {
   if (!parsed || !parsed->is_object()) {
     rc.respond.send_error(400, "INVALID_REQUEST",
                           "body: expected a JSON object with \"note\""
-                            + (parsed ? std::string{} : " (" + parsed.error() + ")"));
+                            + (parsed ? std::string{} : " (" + parsed.error().message + ")"));
     return;
   }
   const json& body = *parsed;

@@ -45,7 +45,7 @@ expected<create_order, field_error> parse_create_order(std::string_view body,
                                                        timestamp now) {
   auto parsed = parse_json_input(body);
   if (!parsed)
-    return make_unexpected(bad("", "body is not valid JSON: " + parsed.error()));
+    return make_unexpected(bad("", "body is not valid JSON: " + parsed.error().message));
   const json& j = *parsed;
   if (!j.is_object())
     return make_unexpected(bad("", "body is not a JSON object"));

@@ -8,6 +8,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/wechat_client.hpp"
+#include "common/json_input.hpp"
 #include "common/text.hpp"
 #include "api/access.hpp"
 #include "api/order_request.hpp"
@@ -195,10 +196,11 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
     case wechatpay::event_kind::other: {
       // Never read as a payment: stored on the order's timeline (or as an
       // orphan event) and answered 204, so WeChat does not retry for a day.
-      auto plain = json::parse(opened->plaintext, nullptr, false);
-      if (plain.is_object() && plain.contains("out_trade_no")
-          && plain["out_trade_no"].is_string())
-        n.fact.out_trade_no = plain["out_trade_no"].get<std::string>();
+      // Signed by WeChat: a duplicate key is read as the models read it.
+      auto plain = parse_json_input(opened->plaintext, {.unique_keys = false});
+      if (plain && plain->is_object() && plain->contains("out_trade_no")
+          && (*plain)["out_trade_no"].is_string())
+        n.fact.out_trade_no = (*plain)["out_trade_no"].get<std::string>();
       if (!valid_out_trade_no(n.fact.out_trade_no)) {
         // Kept as an orphan event under a key made of the id's plain
         // characters only (the id is WeChat's text: any bytes).

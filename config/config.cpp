@@ -6,7 +6,6 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <sys/stat.h>
 
@@ -338,11 +337,11 @@ std::optional<std::string> open_mode(const std::string& path) {
 
 /// The secret keys that `file` (a config file that loaded) sets to a value.
 std::vector<std::string> secrets_in_file(const std::string& file) {
-  std::ifstream in{file, std::ios::binary};
-  auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   std::vector<std::string> keys;
-  if (!doc.is_object())
+  auto read = read_config_file(file);
+  if (!read)
     return keys;
+  const auto& doc = *read;
   const paycoord_config defaults;
   config_detail::for_each_field(defaults, [&](std::string_view key, const auto&,
                                               config_detail::field_kind kind) {
@@ -351,7 +350,7 @@ std::vector<std::string> secrets_in_file(const std::string& file) {
     std::string pointer = "/" + std::string(key);
     std::replace(pointer.begin(), pointer.end(), '.', '/');
     nlohmann::json::json_pointer at{pointer};
-    if (doc.contains(at) && doc[at].is_string() && !doc[at].get<std::string>().empty())
+    if (doc.contains(at) && doc.at(at).is_string() && !doc.at(at).get<std::string>().empty())
       keys.emplace_back(key);
   });
   return keys;

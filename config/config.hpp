@@ -162,6 +162,10 @@ expected<paycoord_config, config_error>
 load_config(const std::string& file, const std::map<std::string, std::string>& env,
             const std::vector<std::pair<std::string, std::string>>& overrides = {});
 
+/// The JSON object of a config file, read as load_config reads it (at most
+/// 1 MiB, 16 deep, no key twice); the error names the file or the key.
+expected<nlohmann::json, config_error> read_config_file(const std::string& file);
+
 /// The PAYCOORD_* variables of this process, name -> value. The only reader of
 /// the process environment in the codebase. Not thread-safe against setenv.
 std::map<std::string, std::string> paycoord_environment();

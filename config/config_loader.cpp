@@ -2,8 +2,9 @@
 
 #include "config/config.hpp"
 
-#include "config/config_fields.hpp"
+#include "common/json_input.hpp"
 #include "common/text.hpp"
+#include "config/config_fields.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -224,84 +225,21 @@ expected<std::string, config_error> read_bounded(const std::string& file) {
   return text;
 }
 
-/// Remembers the first key that appears twice in one JSON object: JSON
-/// parsers keep the last silently, which would hide a mistake.
-class duplicate_key_finder {
-public:
-  void on_event(json::parse_event_t event, const json& parsed) {
-    using event_t = json::parse_event_t;
-    switch (event) {
-      case event_t::object_start:
-      case event_t::array_start:
-        frames_.push_back(frame{child_path(), {}, {}, event == event_t::object_start});
-        break;
-      case event_t::object_end:
-      case event_t::array_end:
-        frames_.pop_back();
-        break;
-      case event_t::key: {
-        auto& top = frames_.back();
-        top.key = parsed.get<std::string>();
-        if (!top.keys.insert(top.key).second && !duplicate_)
-          duplicate_ = child_path();
-        break;
-      }
-      case event_t::value:
-        break;
-    }
-  }
-
-  /// The path of the first duplicated key, if any.
-  const std::optional<std::string>& duplicate() const {
-    return duplicate_;
-  }
-
-private:
-  struct frame {
-    std::string path;
-    std::set<std::string> keys;
-    std::string key; // the current member of an object
-    bool is_object;
-  };
-
-  std::string child_path() const {
-    if (frames_.empty())
-      return "";
-    auto& top = frames_.back();
-    if (!top.is_object)
-      return top.path;
-    return top.path.empty() ? top.key : top.path + "." + top.key;
-  }
-
-  std::vector<frame> frames_;
-  std::optional<std::string> duplicate_;
-};
-
 expected<json, config_error> parse_file(const std::string& file) {
   auto text = read_bounded(file);
   if (!text)
     return make_unexpected(text.error());
-  duplicate_key_finder duplicates;
-  json document;
-  try {
-    document = json::parse(*text, [&](int, json::parse_event_t event, json& parsed) {
-      duplicates.on_event(event, parsed);
-      return true;
-    });
-  } catch (const json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
-    std::string_view what = e.what();
-    if (auto end = what.find("] "); what.starts_with("[json.exception") && end != what.npos)
-      what.remove_prefix(end + 2);
-    return make_unexpected(error_at(file, "is not valid JSON: " + std::string(what)));
-  }
-  if (!document.is_object())
+  auto document = parse_json_input(*text, {max_file_bytes});
+  if (!document && !document.error().duplicate.empty())
+    return make_unexpected(error_at(document.error().duplicate,
+                                    "appears twice in " + file
+                                      + " (the last one would silently win)"));
+  if (!document)
+    return make_unexpected(error_at(file, "is not valid JSON: " + document.error().message));
+  if (!document->is_object())
     return make_unexpected(
-      error_at(file, std::string("must hold a JSON object, not a JSON ") + document.type_name()));
-  if (auto& key = duplicates.duplicate())
-    return make_unexpected(
-      error_at(*key, "appears twice in " + file + " (the last one would silently win)"));
-  return document;
+      error_at(file, std::string("must hold a JSON object, not a JSON ") + document->type_name()));
+  return std::move(*document);
 }
 
 problem apply_object(paycoord_config& cfg, const json& object, const std::string& section,
@@ -386,6 +324,10 @@ problem apply_overrides(paycoord_config& cfg,
 }
 
 } // namespace
+
+expected<nlohmann::json, config_error> read_config_file(const std::string& file) {
+  return parse_file(file);
+}
 
 expected<paycoord_config, config_error>
 load_config(const std::string& file, const std::map<std::string, std::string>& env,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/json_input.hpp"
+
 namespace paycoord::sim {
 
 using json = nlohmann::json;
@@ -122,12 +124,14 @@ void strict_object::reject_unknown_keys() {
 
 std::optional<json> parse_json_object(std::string_view text, std::string_view what,
                                       std::optional<config_error>& error) {
-  auto document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded() || !document.is_object()) {
-    error = config_error{std::string{what}, "is not a JSON object"};
+  auto document = parse_json_input(text);
+  if (!document || !document->is_object()) {
+    error = config_error{std::string{what},
+                         document ? "is not a JSON object"
+                                  : "is not a JSON object: " + document.error().message};
     return std::nullopt;
   }
-  return document;
+  return std::move(*document);
 }
 
 } // namespace paycoord::sim

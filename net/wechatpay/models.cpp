@@ -26,7 +26,7 @@ enum class presence { required, optional };
 expected<json, protocol_error> parse_object(std::string_view text) {
   auto doc = parse_json_input(text, {max_json_bytes, max_json_depth, /*unique_keys=*/false});
   if (!doc)
-    return fail(wechatpay_error::malformed_json, doc.error());
+    return fail(wechatpay_error::malformed_json, doc.error().message);
   if (!doc->is_object())
     return fail(wechatpay_error::malformed_json, "not a JSON object");
   return std::move(*doc);
