@@ -35,6 +35,16 @@ void schedule_reopen(self_ptr self) {
   self->delayed_send(self, std::chrono::milliseconds{backoff}, reopen_atom_v);
 }
 
+/// Logs what the latest open skipped of LevelDB's log; its count of
+/// unreadable stretches (0 when the log read back whole).
+int64_t report_salvage(self_ptr self) {
+  const auto& salvage = self->state.db->last_open_salvage();
+  if (salvage.drops > 0)
+    spdlog::error("event=store_log_salvaged drops={} bytes={} first=\"{}\"", salvage.drops,
+                  salvage.bytes, salvage.first);
+  return static_cast<int64_t>(salvage.drops);
+}
+
 void reopen(self_ptr self) {
   auto& st = self->state;
   st.reopen_scheduled = false;
@@ -47,6 +57,7 @@ void reopen(self_ptr self) {
     return;
   }
   spdlog::warn("event=store_reopened attempts={}", st.reopen_failures + 1);
+  report_salvage(self);
   st.reopen_failures = 0;
   set_writable(self, true);
 }
@@ -209,10 +220,13 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
           spdlog::error("event=recovery_skipped_record error=\"{}\"",
                         err.to_string());
         });
+      // Stretches of the log skipped at open count as unreadable records:
+      // what they held is gone, and a person should know.
+      auto unreadable = static_cast<int64_t>(bad) + report_salvage(self);
       if (self->state.metrics)
-        self->state.metrics->seed_orders(counts, stuck, static_cast<int64_t>(bad), unresolved);
+        self->state.metrics->seed_orders(counts, stuck, unreadable, unresolved);
       spdlog::info("event=recovery_scan active={} unreadable={}",
-                   result.size(), bad);
+                   result.size(), unreadable);
       return result;
     },
     [=](orphans_atom, const std::string& out_trade_no, const std::string& after,

@@ -40,12 +40,12 @@ struct store_actor_state {
 /// that flush (and all that pile up while the previous batch syncs) lands in
 /// the same batch. Under load, many writers share one fsync.
 ///
-/// A failing disk: after a failed commit LevelDB refuses every later write
-/// until it is reopened. The store then reports itself not writable
-/// (`metrics::store_writable`, read by /readyz) and reopens LevelDB with a
-/// backoff (0.5 s doubling to 30 s) until a synced write works again. Writes
-/// meanwhile are still tried (and fail fast), so their writers back off and
-/// retry; nothing is answered as durable that is not.
+/// A failing disk: after a failed commit the store refuses every later write
+/// until LevelDB is reopened (order_store::reopen says why). The store then
+/// reports itself not writable (`metrics::store_writable`, read by /readyz)
+/// and reopens LevelDB with a backoff (0.5 s doubling to 30 s) until a synced
+/// write works again. Writes meanwhile fail fast, so their writers back off
+/// and retry; reads go on; nothing is answered as durable that is not.
 ///
 /// Protocol:
 /// - `(write_atom, write_set)` -> `bool` after the sync: true, or false when
@@ -60,7 +60,8 @@ struct store_actor_state {
 ///   stuck_only, bool unresolved_only)` -> `order_page` (state empty = all)
 /// - `(recover_atom)` -> `std::vector<order_record>`: every PENDING and PAID
 ///   order (corrupt records are logged by key and skipped); the same scan
-///   seeds `metrics` with the count of every state
+///   seeds `metrics` with the count of every state and of the unreadable
+///   records (with the stretches of the log the open skipped)
 /// - `(orphans_atom, std::string out_trade_no, std::string after, uint32_t
 ///   limit)` -> `std::vector<orphan_event>` (out_trade_no empty = all)
 /// - `(stats_atom)` -> `store_stats`

@@ -1,11 +1,16 @@
 #include "storage/order_store.hpp"
 
+#include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/write_batch.h>
+
+#include "storage/log_sync_env.hpp"
 
 namespace paycoord {
 
@@ -33,56 +38,134 @@ std::string_view view(const leveldb::Slice& x) {
   return std::string_view{x.data(), x.size()};
 }
 
+store_error refused_error() {
+  return store_error{store_errc::io, "",
+                     "an earlier write failed; writes wait until the store reopens"};
+}
+
+/// Collects what a non-paranoid open reports dropping from the log
+/// ("<file>: dropping N bytes; <reason>", from the thread that opens) and
+/// ignores the rest of LevelDB's chatter.
+class salvage_logger : public leveldb::Logger {
+public:
+  explicit salvage_logger(log_salvage& out) : out_(out) {
+  }
+
+  void Logv(const char* format, std::va_list ap) override {
+    char line[512];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    std::string_view text{line};
+    constexpr std::string_view marker = ": dropping ";
+    auto at = text.find(marker);
+    if (at == std::string_view::npos)
+      return;
+    ++out_.drops;
+    out_.bytes += std::strtoull(line + at + marker.size(), nullptr, 10);
+    if (out_.first.empty())
+      out_.first = std::string{text};
+  }
+
+private:
+  log_salvage& out_;
+};
+
+/// A synced write of a scratch file in `dir`: does the disk take writes?
+leveldb::Status probe_disk(leveldb::Env* env, const std::string& dir) {
+  auto name = dir + "/paycoord-probe";
+  leveldb::WritableFile* raw = nullptr;
+  auto s = env->NewWritableFile(name, &raw);
+  if (!s.ok())
+    return s;
+  std::unique_ptr<leveldb::WritableFile> file{raw};
+  s = file->Append(std::string(4096, '\0'));
+  if (s.ok())
+    s = file->Sync();
+  if (s.ok())
+    s = file->Close();
+  file.reset();
+  env->RemoveFile(name);
+  return s;
+}
+
 } // namespace
 
-order_store::order_store(std::unique_ptr<leveldb::DB> db, std::string dir,
-                         store_options opts)
-  : db_(std::move(db)), dir_(std::move(dir)), opts_(opts) {
+order_store::order_store(std::unique_ptr<log_sync_env> env, std::unique_ptr<leveldb::DB> db,
+                         std::string dir, store_options opts)
+  : env_(std::move(env)), db_(std::move(db)), dir_(std::move(dir)), opts_(opts) {
 }
 
 order_store::~order_store() = default;
 
 expected<std::unique_ptr<leveldb::DB>, store_error>
-order_store::open_db(const std::string& dir, const store_options& opts) {
+order_store::open_db(const std::string& dir, const store_options& opts, leveldb::Env* env,
+                     log_salvage& salvage) {
+  salvage = {};
   leveldb::Options options;
   options.create_if_missing = opts.create_if_missing;
   options.paranoid_checks = true;
-  if (opts.env != nullptr)
-    options.env = opts.env;
+  options.env = env;
   leveldb::DB* raw = nullptr;
   auto s = leveldb::DB::Open(options, dir, &raw);
+  if (s.IsCorruption()) {
+    // A paranoid open refuses a log with a stretch that fails its checksum
+    // (garbage after a torn last record). Without paranoid checks LevelDB
+    // skips such stretches, reporting each to the info log, and recovers the
+    // rest into a table; the manifest and the tables are checked the same
+    // either way. Then open paranoid again: the salvaged log is gone.
+    salvage_logger logger{salvage};
+    auto lenient = options;
+    lenient.paranoid_checks = false;
+    lenient.info_log = &logger;
+    s = leveldb::DB::Open(lenient, dir, &raw);
+    if (s.ok()) {
+      delete raw; // waits for its compactions: the logger outlives them
+      raw = nullptr;
+      s = leveldb::DB::Open(options, dir, &raw);
+    }
+  }
   if (!s.ok())
     return make_unexpected(store_error{store_errc::io, dir, s.ToString()});
   return std::unique_ptr<leveldb::DB>{raw};
 }
 
 expected<done, store_error> order_store::reopen() {
-  leveldb::WriteOptions wo;
-  wo.sync = true;
-  auto probe = [&](leveldb::DB& db) {
-    return db.Put(wo, slice(schema_key), std::to_string(schema_version));
-  };
-  // A passing fault (a full disk that has room again) leaves the handle
-  // usable: a synced write tells. A failed sync does not: LevelDB then
-  // refuses every write until it is opened again.
-  if (db_ && probe(*db_).ok())
-    return done{};
+  // Never write on the old handle again, even once the disk works: after a
+  // failed append LevelDB's log writer counts the bytes it could not write
+  // (its block offsets no longer match the file, which may also end in a
+  // torn record), so whatever it appended next would not read back at the
+  // next open: records dropped, or with paranoid checks no open at all. After
+  // a failed sync LevelDB refuses every write anyway. Opening again replays
+  // the log, cut back to its last synced byte, into a table and starts a
+  // fresh one. The disk is tried first so that the old handle keeps serving
+  // reads while the fault lasts.
+  if (auto s = probe_disk(env_.get(), dir_); !s.ok())
+    return make_unexpected(io_error("", s));
   db_.reset(); // LevelDB allows one open handle per directory
-  auto db = open_db(dir_, opts_);
+  if (auto s = env_->cut_unsynced_tails(); !s.ok())
+    return make_unexpected(io_error("", s));
+  auto db = open_db(dir_, opts_, env_.get(), salvage_);
   if (!db)
     return make_unexpected(db.error());
-  if (auto s = probe(**db); !s.ok())
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = (*db)->Put(wo, slice(schema_key), std::to_string(schema_version)); !s.ok())
     return make_unexpected(io_error(schema_key, s));
   db_ = std::move(*db);
+  write_failed_ = false;
   return done{};
 }
 
 expected<std::unique_ptr<order_store>, store_error>
 order_store::open(const std::string& dir, store_options opts) {
-  auto db = open_db(dir, opts);
+  auto env = std::make_unique<log_sync_env>(opts.env != nullptr ? opts.env
+                                                               : leveldb::Env::Default());
+  log_salvage salvage;
+  auto db = open_db(dir, opts, env.get(), salvage);
   if (!db)
     return make_unexpected(db.error());
-  std::unique_ptr<order_store> store{new order_store(std::move(*db), dir, opts)};
+  std::unique_ptr<order_store> store{
+    new order_store(std::move(env), std::move(*db), dir, opts)};
+  store->salvage_ = std::move(salvage);
   leveldb::Status s;
   // Check or stamp the schema version.
   std::string value;
@@ -158,11 +241,15 @@ order_store::commit(const std::vector<const write_set*>& sets, bool sync) {
   }
   if (!db_)
     return make_unexpected(closed_error());
+  if (write_failed_)
+    return make_unexpected(refused_error());
   leveldb::WriteOptions wo;
   wo.sync = sync;
   auto s = db_->Write(wo, &batch);
-  if (!s.ok())
+  if (!s.ok()) {
+    write_failed_ = true;
     return make_unexpected(io_error("", s));
+  }
   write_sets_ += sets.size();
   ++batches_;
   if (sync)
@@ -179,11 +266,15 @@ expected<done, store_error> order_store::put_raw(std::string_view key,
                                                  std::string_view value) {
   if (!db_)
     return make_unexpected(closed_error());
+  if (write_failed_)
+    return make_unexpected(refused_error());
   leveldb::WriteOptions wo;
   wo.sync = true;
   auto s = db_->Put(wo, slice(key), slice(value));
-  if (!s.ok())
+  if (!s.ok()) {
+    write_failed_ = true;
     return make_unexpected(io_error(key, s));
+  }
   return done{};
 }
 

@@ -20,6 +20,8 @@ class Env;
 
 namespace paycoord {
 
+class log_sync_env;
+
 /// Success without a value.
 using done = std::monostate;
 
@@ -83,6 +85,13 @@ struct store_options {
   leveldb::Env* env = nullptr;
 };
 
+/// What opening the store had to skip of LevelDB's log (see order_store::open).
+struct log_salvage {
+  uint64_t drops = 0; ///< unreadable stretches of the log skipped
+  uint64_t bytes = 0; ///< their size
+  std::string first;  ///< LevelDB's report of the first one
+};
+
 /// Counters the store keeps about itself (for group-commit tests, metrics).
 struct store_stats {
   uint64_t write_sets = 0; ///< write sets committed
@@ -110,6 +119,15 @@ public:
 
   /// Opens (creating if allowed) the store in `dir`. Fails if another
   /// process holds it, or if it was written with another schema version.
+  ///
+  /// A log that does not read back whole does not keep the store shut: a
+  /// crash mid-append leaves a partial record (LevelDB skips it silently),
+  /// stale or garbage bytes after the last record fail the checksum, which
+  /// LevelDB's paranoid open refuses. The store then opens once without
+  /// paranoid checks, which skips what does not check out (counted in
+  /// `last_open_salvage`: a synced record only ends up there if the disk
+  /// damaged it) and writes the readable rest into a table, and then opens
+  /// paranoid again.
   static expected<std::unique_ptr<order_store>, store_error>
   open(const std::string& dir, store_options opts = {});
 
@@ -124,7 +142,10 @@ public:
   // -- writes ----------------------------------------------------------------
 
   /// Applies all `sets` in one WriteBatch; with `sync`, returns only after
-  /// the batch is on disk (fsync). On error nothing of the batch applied.
+  /// the batch is on disk (fsync). On error nothing of the batch applied,
+  /// now or after `reopen` (only a crash before the reopen may leave a batch
+  /// whose sync failed in the log, for the next open to find), and every
+  /// later write fails until `reopen` succeeds.
   expected<done, store_error> commit(const std::vector<const write_set*>& sets,
                                      bool sync = true);
 
@@ -175,14 +196,23 @@ public:
                       const std::function<void(const store_error&)>& on_error)
     const;
 
-  /// Makes the store writable again after a failed commit: succeeds at once
-  /// when a synced write works on the open handle (the fault has passed);
-  /// otherwise closes LevelDB and opens it again (after a failed sync
-  /// LevelDB refuses every write until it is reopened) and checks a synced
-  /// write. Not thread-safe: only the one writer (the store actor) calls it,
-  /// and nobody may read meanwhile. If the open fails the store stays closed
-  /// and every call fails until a later reopen succeeds.
+  /// Makes the store writable again after a failed commit: first checks
+  /// that the disk takes a synced write (a scratch file in the directory);
+  /// while it does not, fails and leaves the open handle serving reads.
+  /// Then closes LevelDB, cuts its log back to the last synced byte (what a
+  /// failed write left there must not come back: see log_sync_env), opens
+  /// it again (salvaging its log as `open` does) and checks a synced write.
+  /// Unsynced commits (`sync` false) since the last synced one are lost.
+  /// Not thread-safe: only the one writer (the store actor) calls it, and
+  /// nobody may read meanwhile. If the open fails the store stays closed and
+  /// every call fails until a later reopen succeeds.
   expected<done, store_error> reopen();
+
+  /// What the latest open or reopen skipped of the log (all zero when it
+  /// read back whole). Only the writer calls it (like `reopen`).
+  const log_salvage& last_open_salvage() const {
+    return salvage_;
+  }
 
   /// Bytes on disk of the store's directory (tables, log, manifest): what a
   /// backup copies. LevelDB's own estimate ignores the unflushed log.
@@ -192,16 +222,25 @@ public:
   store_stats stats() const;
 
 private:
-  order_store(std::unique_ptr<leveldb::DB> db, std::string dir,
-              store_options opts);
+  order_store(std::unique_ptr<log_sync_env> env, std::unique_ptr<leveldb::DB> db,
+              std::string dir, store_options opts);
 
   static expected<std::unique_ptr<leveldb::DB>, store_error>
-  open_db(const std::string& dir, const store_options& opts);
+  open_db(const std::string& dir, const store_options& opts, leveldb::Env* env,
+          log_salvage& salvage);
 
+  /// What LevelDB writes through; declared first, so that it outlives db_.
+  std::unique_ptr<log_sync_env> env_;
   /// Null while a reopen failed.
   std::unique_ptr<leveldb::DB> db_;
   std::string dir_;
   store_options opts_;
+
+  // Only the writer touches these (commit, put_raw, reopen).
+
+  /// A write failed on `db_`: it must not write again (see reopen).
+  bool write_failed_ = false;
+  log_salvage salvage_;
 
   // Counters; atomics because readers of stats() run on other threads.
   std::atomic<uint64_t> write_sets_{0};

@@ -89,7 +89,7 @@ inline std::string vector_id() {
 class api_fixture : public ::testing::Test {
 protected:
   void SetUp() override {
-    auto opened = order_store::open(dir.str());
+    auto opened = order_store::open(dir.str(), store_opts);
     ASSERT_TRUE(opened);
     db = std::shared_ptr<order_store>{std::move(*opened)};
     register_message_types(cfg);
@@ -257,6 +257,9 @@ protected:
   }
 
   temp_dir dir;
+  /// How SetUp opens the store (a derived fixture may set a fault-injecting
+  /// Env in its constructor).
+  store_options store_opts;
   std::shared_ptr<order_store> db;
   std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
   std::shared_ptr<world_state> world = std::make_shared<world_state>();

@@ -1,14 +1,20 @@
 #include "storage/order_store.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "tests/storage/failing_env.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace paycoord;
+using paycoord::testing::failing_env;
 using paycoord::testing::temp_dir;
 
 namespace {
@@ -242,4 +248,164 @@ TEST(order_store, a_synced_write_survives_sigkill_right_after_the_answer) {
     ASSERT_TRUE(events);
     EXPECT_EQ(events->size(), 1u) << id;
   }
+}
+
+// -- a dying disk --------------------------------------------------------------
+
+namespace {
+
+write_set order_set(const std::string& id) {
+  write_set set;
+  set.orders.push_back(make_order(id));
+  set.events.emplace_back(id, order_event{1, 1, "created", "{}"});
+  return set;
+}
+
+bool has_order(order_store& store, const std::string& id) {
+  auto x = store.get_order(id);
+  return x && x->has_value();
+}
+
+/// The newest LevelDB log file in `dir` (names are zero-padded numbers).
+std::filesystem::path newest_log(const temp_dir& dir) {
+  std::vector<std::filesystem::path> logs;
+  for (auto& entry : std::filesystem::directory_iterator{dir.path()})
+    if (entry.path().extension() == ".log")
+      logs.push_back(entry.path());
+  EXPECT_FALSE(logs.empty());
+  std::sort(logs.begin(), logs.end());
+  return logs.empty() ? std::filesystem::path{} : logs.back();
+}
+
+/// Synced commits of `first`..`last` (ids P<i>); all must succeed.
+void commit_orders(order_store& store, int first, int last) {
+  for (int i = first; i <= last; ++i)
+    ASSERT_TRUE(store.commit(order_set("P" + std::to_string(i)))) << i;
+}
+
+} // namespace
+
+// ENOSPC mid-record: the log gets the part of the record that fit. Once the
+// disk has room again, every write acknowledged before and after is there at
+// the next open (a reused handle appended after the torn record, and the
+// next open refused the log).
+TEST(order_store_disk, a_write_cut_short_by_a_full_disk_loses_nothing_acknowledged) {
+  static failing_env env; // outlives every store over it (LevelDB keeps the Env)
+  env.heal();
+  temp_dir dir;
+  {
+    store_options opts;
+    opts.env = &env;
+    auto opened = order_store::open(dir.str(), opts);
+    ASSERT_TRUE(opened) << opened.error().to_string();
+    auto& store = **opened;
+    commit_orders(store, 1, 20);
+    env.space_left = 10; // the next record's header and 3 bytes fit
+    auto full = store.commit(order_set("FULL1"));
+    ASSERT_FALSE(full);
+    EXPECT_NE(full.error().message.find(std::strerror(ENOSPC)), std::string::npos)
+      << full.error().to_string();
+    EXPECT_FALSE(store.commit(order_set("FULL2"))) << "nothing written while the disk is full";
+    EXPECT_FALSE(store.reopen()) << "no reopen while the disk is full";
+    EXPECT_TRUE(has_order(store, "P7")) << "reads go on while the disk is full";
+    env.heal();
+    ASSERT_TRUE(store.reopen());
+    commit_orders(store, 21, 300); // enough to cross LevelDB's 32 KiB log blocks
+    EXPECT_FALSE(has_order(store, "FULL1"));
+  }
+  auto again = order_store::open(dir.str());
+  ASSERT_TRUE(again) << again.error().to_string();
+  for (int i = 1; i <= 300; ++i)
+    ASSERT_TRUE(has_order(**again, "P" + std::to_string(i))) << i;
+  EXPECT_FALSE(has_order(**again, "FULL1"));
+  EXPECT_FALSE(has_order(**again, "FULL2"));
+  EXPECT_EQ((*again)->last_open_salvage().drops, 0u);
+}
+
+// EIO on fsync: LevelDB refuses every later write; the store reopens once
+// the disk syncs again and nothing acknowledged is lost. The failed write is
+// in the log file all the same (the page cache has it): it must not come
+// back with the reopen, after its writer was told it failed.
+TEST(order_store_disk, a_failed_sync_refuses_writes_until_a_reopen_after_the_disk_is_back) {
+  static failing_env env;
+  env.heal();
+  temp_dir dir;
+  {
+    store_options opts;
+    opts.env = &env;
+    auto opened = order_store::open(dir.str(), opts);
+    ASSERT_TRUE(opened);
+    auto& store = **opened;
+    commit_orders(store, 1, 5);
+    env.failing_sync = true;
+    EXPECT_FALSE(store.commit(order_set("EIO1")));
+    EXPECT_FALSE(store.reopen()) << "no reopen while syncs fail";
+    EXPECT_TRUE(has_order(store, "P5"));
+    env.failing_sync = false;
+    EXPECT_FALSE(store.commit(order_set("EIO2"))) << "not on the old handle";
+    ASSERT_TRUE(store.reopen());
+    EXPECT_FALSE(has_order(store, "EIO1")) << "a failed commit does not happen later";
+    commit_orders(store, 6, 10);
+  }
+  auto again = order_store::open(dir.str());
+  ASSERT_TRUE(again) << again.error().to_string();
+  for (int i = 1; i <= 10; ++i)
+    EXPECT_TRUE(has_order(**again, "P" + std::to_string(i))) << i;
+  EXPECT_FALSE(has_order(**again, "EIO1"));
+  EXPECT_FALSE(has_order(**again, "EIO2"));
+}
+
+// A crash mid-append leaves the newest log ending in a partial record. The
+// store opens with every record synced before it; the torn one is gone.
+TEST(order_store_disk, a_torn_log_tail_opens_with_every_synced_record) {
+  temp_dir dir;
+  {
+    auto store = open_store(dir);
+    commit_orders(*store, 1, 40);
+    // The record the crash tore: written, never acknowledged.
+    ASSERT_TRUE(store->commit(order_set("TORN"), false));
+  }
+  auto log = newest_log(dir);
+  auto size = std::filesystem::file_size(log);
+  std::filesystem::resize_file(log, size - 5);
+  auto store = order_store::open(dir.str());
+  ASSERT_TRUE(store) << store.error().to_string();
+  for (int i = 1; i <= 40; ++i)
+    EXPECT_TRUE(has_order(**store, "P" + std::to_string(i))) << i;
+  EXPECT_FALSE(has_order(**store, "TORN"));
+  EXPECT_EQ((*store)->last_open_salvage().drops, 0u) << "a partial last record is not damage";
+  EXPECT_TRUE((*store)->commit(order_set("AFTER")));
+}
+
+// Bytes after the last record that look like a record but fail its checksum
+// (a torn write over stale blocks): LevelDB's paranoid open refuses the log.
+// The store opens anyway, with every synced record, and counts what it
+// skipped.
+TEST(order_store_disk, garbage_after_the_last_record_is_counted_not_fatal) {
+  temp_dir dir;
+  {
+    auto store = open_store(dir);
+    commit_orders(*store, 1, 40);
+  }
+  {
+    // A log record header (crc, length 16, type FULL) with a wrong crc.
+    std::ofstream out{newest_log(dir), std::ios::binary | std::ios::app};
+    const char header[7] = {'\xde', '\xad', '\xbe', '\xef', 16, 0, 1};
+    out.write(header, sizeof(header));
+    out << "o/GARBAGE0000000";
+  }
+  auto store = order_store::open(dir.str());
+  ASSERT_TRUE(store) << store.error().to_string();
+  for (int i = 1; i <= 40; ++i)
+    EXPECT_TRUE(has_order(**store, "P" + std::to_string(i))) << i;
+  const auto& salvage = (*store)->last_open_salvage();
+  EXPECT_EQ(salvage.drops, 1u);
+  EXPECT_EQ(salvage.bytes, 23u);
+  EXPECT_NE(salvage.first.find("checksum"), std::string::npos) << salvage.first;
+  EXPECT_TRUE((*store)->commit(order_set("AFTER")));
+  store->reset();
+  auto clean = order_store::open(dir.str());
+  ASSERT_TRUE(clean) << clean.error().to_string();
+  EXPECT_EQ((*clean)->last_open_salvage().drops, 0u) << "the salvaged log was replaced";
+  EXPECT_TRUE(has_order(**clean, "AFTER"));
 }
