@@ -97,16 +97,21 @@ struct forward_request {
   bool late = false;
 };
 
-/// Timer service entry operations.
+/// Timer service entry operations (see timers.hpp).
 struct arm_timer {
   std::string out_trade_no;
+  /// When to fire.
   int64_t due_ms = 0;
-  uint64_t generation = 0;
+  /// Due time of the order's durable index entry (-1: none): no later than
+  /// `due_ms` (an order backing off a failing disk fires later than its
+  /// record says).
+  int64_t index_due_ms = -1;
 };
 
+/// The order's timer fired. The order acts only if its record is due: a
+/// fire is a reason to look, never an instruction.
 struct timer_fired {
   std::string out_trade_no;
-  uint64_t generation = 0;
 };
 
 /// The live side of an order, for the inspector.
@@ -203,12 +208,12 @@ typename Inspector::result_type inspect(Inspector& f, forward_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, arm_timer& x) {
   return f(caf::meta::type_name("arm_timer"), x.out_trade_no, x.due_ms,
-           x.generation);
+           x.index_due_ms);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, timer_fired& x) {
-  return f(caf::meta::type_name("timer_fired"), x.out_trade_no, x.generation);
+  return f(caf::meta::type_name("timer_fired"), x.out_trade_no);
 }
 
 template <class Inspector>
@@ -252,6 +257,29 @@ typename Inspector::result_type inspect(Inspector& f, orphan_event& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, timer_entry& x) {
+  return f(caf::meta::type_name("timer_entry"), x.due_ms, x.out_trade_no);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_facts& x) {
+  return f(caf::meta::type_name("order_facts"), x.state, x.stuck, x.unresolved,
+           x.timer_due_ms);
+}
+
+/// CAF 0.17 inspects no std::optional: `before` travels as a flag and facts.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_write& x) {
+  bool replaces = x.before.has_value();
+  order_facts before = x.before.value_or(order_facts{});
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.before = replaces ? std::optional<order_facts>{before} : std::nullopt;
+    return caf::none;
+  });
+  return f(caf::meta::type_name("order_write"), x.record, replaces, before, load);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_set& x) {
   return f(caf::meta::type_name("write_set"), x.orders, x.events,
            x.notifications, x.orphan_events);
@@ -287,11 +315,15 @@ struct order_history {
   /// The newest events (at most the limit asked for), oldest first; the
   /// order has `record.event_seq` events in all.
   std::vector<order_event> events;
+  /// The order's entry in the timer index is there, at the due time its
+  /// record names (false when it needs none, or when it is missing).
+  bool timer_indexed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_history& x) {
-  return f(caf::meta::type_name("order_history"), x.found, x.record, x.events);
+  return f(caf::meta::type_name("order_history"), x.found, x.record, x.events,
+           x.timer_indexed);
 }
 
 /// The default handler of every paycoord actor: an unexpected message is
@@ -335,6 +367,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_lookup))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_history))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::orphan_event))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::timer_entry))
 
   CAF_ADD_ATOM(paycoord, paycoord, create_atom, "create")
   CAF_ADD_ATOM(paycoord, paycoord, notify_atom, "notify")
@@ -367,5 +400,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_ATOM(paycoord, paycoord, reopen_atom, "reopen")
   CAF_ADD_ATOM(paycoord, paycoord, orphans_atom, "orphans")
   CAF_ADD_ATOM(paycoord, paycoord, fault_atom, "fault")
+  CAF_ADD_ATOM(paycoord, paycoord, index_atom, "index")
+  CAF_ADD_ATOM(paycoord, paycoord, audit_atom, "audit")
 
 CAF_END_TYPE_ID_BLOCK(paycoord)

@@ -77,9 +77,16 @@ struct metrics::families {
               .Add({})),
       unreadable(prometheus::BuildGauge()
                    .Name("paycoord_store_unreadable_records")
-                   .Help("Order records the recovery scan could not decode (skipped)")
+                   .Help("Order records the store audit could not decode, plus stretches of "
+                         "the log the open skipped")
                    .Register(r)
                    .Add({})),
+      counts_source(prometheus::BuildGauge()
+                      .Name("paycoord_order_counts_info")
+                      .Help("Where paycoord_orders comes from: the store's persisted counters, "
+                            "moved by every commit (no scan at start)")
+                      .Register(r)
+                      .Add({{"source", "persisted_counters"}})),
       live_actors(prometheus::BuildGauge()
                     .Name("paycoord_order_actors")
                     .Help("Order actors in memory")
@@ -184,6 +191,7 @@ struct metrics::families {
   prometheus::Family<prometheus::Gauge>& orders;
   prometheus::Gauge& stuck;
   prometheus::Gauge& unreadable;
+  prometheus::Gauge& counts_source;
   prometheus::Gauge& live_actors;
   prometheus::Gauge& timers_armed;
   prometheus::Counter& restarts;
@@ -220,67 +228,31 @@ struct metrics::families {
 metrics::metrics()
   : registry_(std::make_shared<prometheus::Registry>()),
     f_(std::make_unique<families>(*registry_)) {
+  f_->counts_source.Set(1);
 }
 
 metrics::~metrics() = default;
 
 // -- orders ----------------------------------------------------------------------
 
-namespace {
-
-bool counts_as_stuck(const order_record& x) {
-  return x.stuck && x.state == order_state::paid;
-}
-
-bool needs_a_person(const order_record& x) {
-  return is_parked(x.state) && x.resolved_at_ms == 0;
-}
-
-} // namespace
-
-void metrics::seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable,
-                          const state_counts& unresolved) {
+void metrics::set_order_counts(const paycoord::order_counts& counts) {
   for (size_t i = 0; i < state_count; ++i) {
-    orders_[i] = counts[i];
-    f_->order_series[i]->Set(static_cast<double>(counts[i]));
-    unresolved_[i] = unresolved[i];
+    orders_[i] = counts.by_state[i];
+    f_->order_series[i]->Set(static_cast<double>(counts.by_state[i]));
+    unresolved_[i] = counts.unresolved[i];
     if (auto* g = f_->unresolved_series[i])
-      g->Set(static_cast<double>(unresolved[i]));
+      g->Set(static_cast<double>(counts.unresolved[i]));
   }
-  stuck_ = stuck;
-  f_->stuck.Set(static_cast<double>(stuck));
-  unreadable_ = unreadable;
-  f_->unreadable.Set(static_cast<double>(unreadable));
+  stuck_ = counts.stuck;
+  f_->stuck.Set(static_cast<double>(counts.stuck));
+}
+
+void metrics::set_unreadable_records(int64_t n) {
+  unreadable_ = n;
+  f_->unreadable.Set(static_cast<double>(n));
 }
 
 void metrics::order_written(const order_record* before, const order_record& after) {
-  auto bump = [this](order_state s, int64_t by) {
-    auto i = static_cast<size_t>(s);
-    auto now = orders_[i].fetch_add(by) + by;
-    f_->order_series[i]->Set(static_cast<double>(now));
-  };
-  if (before == nullptr || before->state != after.state) {
-    if (before != nullptr)
-      bump(before->state, -1);
-    bump(after.state, +1);
-  }
-  auto was_unresolved = before != nullptr && needs_a_person(*before);
-  if (was_unresolved != needs_a_person(after) || (was_unresolved && before->state != after.state)) {
-    auto move = [this](order_state s, int64_t by) {
-      auto i = static_cast<size_t>(s);
-      auto now = unresolved_[i].fetch_add(by) + by;
-      if (auto* g = f_->unresolved_series[i])
-        g->Set(static_cast<double>(now));
-    };
-    if (was_unresolved)
-      move(before->state, -1);
-    if (needs_a_person(after))
-      move(after.state, +1);
-  }
-  auto stuck_delta = int64_t{counts_as_stuck(after)}
-                     - int64_t{before != nullptr && counts_as_stuck(*before)};
-  if (stuck_delta != 0)
-    f_->stuck.Set(static_cast<double>(stuck_.fetch_add(stuck_delta) + stuck_delta));
   if (before != nullptr && before->state == order_state::paid
       && after.state == order_state::confirmed && after.paid_recorded_at_ms > 0)
     if (auto* h = f_->ack_series[static_cast<size_t>(after.via)])
@@ -288,7 +260,7 @@ void metrics::order_written(const order_record* before, const order_record& afte
                  / 1000.0);
 }
 
-metrics::state_counts metrics::order_counts() const {
+metrics::state_counts metrics::orders_by_state() const {
   state_counts out{};
   for (size_t i = 0; i < state_count; ++i)
     out[i] = orders_[i].load();

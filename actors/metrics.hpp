@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/order_counts.hpp"
 #include "storage/order_record.hpp"
 
 namespace prometheus {
@@ -68,14 +69,13 @@ const char* to_string(business_outcome x);
 /// thread at once (the metrics are atomics; `serialize` takes the registry's
 /// lock). Never blocks on I/O.
 ///
-/// The order counts per state are kept by deltas: `seed_orders` sets them
-/// from the recovery scan, then every synced record change reports its
-/// before and after through `order_written`. They are exact as long as every
-/// writer of order records reports (the order actor and the registry do), so
-/// the inspector's summary reads them instead of scanning the store.
+/// The order counts per state are the store's own (order_counts: moved by
+/// every commit and persisted with it, read at open without a scan): the
+/// store actor sets them after every synced batch, so the inspector's
+/// summary reads them here instead of scanning the store.
 class metrics {
 public:
-  static constexpr size_t state_count = 7;
+  static constexpr size_t state_count = paycoord::order_counts::state_count;
   using state_counts = std::array<int64_t, state_count>;
 
   metrics();
@@ -86,18 +86,19 @@ public:
 
   // -- orders ------------------------------------------------------------------
 
-  /// The counts found by the recovery scan (all states), the stuck orders
-  /// among them, the records that did not decode, and the parked orders no
-  /// person has resolved (by state).
-  void seed_orders(const state_counts& counts, int64_t stuck, int64_t unreadable,
-                   const state_counts& unresolved = {});
+  /// The store's counts after its latest synced batch (or at open).
+  void set_order_counts(const paycoord::order_counts& counts);
 
-  /// A record change that is now synced. `before` is null for an order that
-  /// did not exist. Also observes notify-to-ack latency when `after` is the
+  /// Records that did not decode, and stretches of the log that the open
+  /// skipped: what the store holds but cannot read.
+  void set_unreadable_records(int64_t n);
+
+  /// A record change that is now synced (`before` null for an order that
+  /// did not exist): observes notify-to-ack latency when `after` is the
   /// business server's ack.
   void order_written(const order_record* before, const order_record& after);
 
-  state_counts order_counts() const;
+  state_counts orders_by_state() const;
   /// Parked orders (ANOMALY, ORPHAN, FAULTED) no person has resolved yet.
   state_counts unresolved_counts() const;
   int64_t stuck_orders() const;

@@ -39,35 +39,54 @@ order_outcome failure(unsigned status, std::string code, std::string message) {
 
 // -- timer -------------------------------------------------------------------
 
-// Arms the one timer for the record's next action, or cancels it. While a
-// call is out, nothing is armed: its result decides the next deadline.
+/// When the timer should fire: the record's due time, or later while the
+/// store is failing (in memory only: the record is not written for it).
+int64_t fire_at(const order_actor_state& st) {
+  return std::max(st.record.next_due_ms, st.not_before_ms);
+}
+
+/// The record names an action that is due now.
+bool is_due(self_ptr self) {
+  auto& st = self->state;
+  return st.has_record && is_active(st.record.state) && st.record.action != next_action::none
+         && fire_at(st) <= now(self);
+}
+
+// Arms the timers service for the record's next action, or cancels it. While
+// a call is out, nothing is armed: its result decides the next deadline (the
+// durable index entry stays, so a crash meanwhile still finds the order).
 void arm_or_cancel(self_ptr self) {
   auto& st = self->state;
   if (!st.has_record || st.in_flight)
     return;
-  auto& x = st.record;
-  if (is_active(x.state) && x.action != next_action::none) {
-    ++st.generation;
+  auto facts = facts_of(st.record);
+  if (facts.has_timer())
     self->send(st.deps.timers,
-               arm_timer{x.out_trade_no, std::max(x.next_due_ms, st.not_before_ms),
-                         st.generation});
-  } else {
-    self->send(st.deps.timers, cancel_atom_v, x.out_trade_no);
-  }
+               arm_timer{st.record.out_trade_no, fire_at(st), facts.timer_due_ms});
+  else
+    self->send(st.deps.timers, cancel_atom_v, st.record.out_trade_no);
 }
 
-bool needs_no_actor(const order_actor_state& st) {
-  return !st.in_flight && (!st.has_record || !is_active(st.record.state));
+/// The order needs no actor now: it is terminal, parked or never created,
+/// or (passivation) it is active with nothing in flight, its store healthy,
+/// and its next action further away than `passivate_after_ms`.
+bool needs_no_actor(self_ptr self) {
+  auto& st = self->state;
+  if (st.in_flight)
+    return false;
+  if (!st.has_record || !is_active(st.record.state))
+    return true;
+  auto after = st.deps.passivate_after_ms;
+  return after >= 0 && st.store_failures == 0 && fire_at(st) - now(self) > after;
 }
 
-// After every handled message: re-arm, and once the order needs no actor
-// (terminal, parked, or never created) and no call is out, ask the registry
-// for leave to stop (quitting at once would drop messages it already routed
-// here: their callers would get a 500).
+// After every handled message: re-arm, and once the order needs no actor and
+// no call is out, ask the registry for leave to stop (quitting at once would
+// drop messages it already routed here: their callers would get a 500).
 void settle(self_ptr self) {
   auto& st = self->state;
   arm_or_cancel(self);
-  if (!needs_no_actor(st) || st.idle_sent)
+  if (st.idle_sent || !needs_no_actor(self))
     return;
   if (!st.deps.registry) {
     self->quit();
@@ -103,7 +122,7 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
     set.events.emplace_back(id, e);
   if (!notification_id.empty())
     set.notifications.emplace_back(std::move(notification_id), id);
-  set.orders.push_back(d.record);
+  set.put(d.record, self->state.has_record ? &self->state.record : nullptr);
   self->request(self->state.deps.store, caf::infinite, write_atom_v,
                 std::move(set))
     .await(
@@ -423,19 +442,15 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
   auto& st = self->state;
   st.deps = std::move(deps);
   st.restarts = start.restarts;
-  st.generation = start.incarnation << 32;
   if (start.record) {
     st.has_record = true;
     st.record = std::move(*start.record);
-    auto t = now(self);
-    if (start.recovering && st.record.next_due_ms <= t && start.jitter_ms > 0) {
-      // A restart must not be a thundering herd: spread overdue timers.
-      // In memory only; the stored deadline stays as it was.
-      st.record.next_due_ms
-        = t + static_cast<int64_t>(std::hash<std::string>{}(st.record.out_trade_no)
-                                   % static_cast<size_t>(start.jitter_ms));
-    }
-    arm_or_cancel(self);
+    // Loaded for a message, the order arms after handling it (settle). Its
+    // timer needs no arming before that: the fire that woke it, or its
+    // entry in the timers service or the index, is on its way. A crash may
+    // have taken the fire with it (the call it started died): re-arm.
+    if (start.restarts > 0)
+      arm_or_cancel(self);
   }
   self->set_default_handler(log_unexpected("order"));
   return {
@@ -445,10 +460,10 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
     [=](notify_atom, const verified_notification& n, order_reply& reply) {
       on_notify(self, n, std::move(reply));
     },
-    [=](timer_atom, uint64_t generation) {
+    [=](timer_atom) {
       auto& st = self->state;
-      if (!st.has_record || generation != st.generation) {
-        settle(self); // stale: a newer timer is armed, or there is no order
+      if (st.in_flight || !is_due(self)) {
+        settle(self); // stale, early or repeated: the armed timer stands
         return;
       }
       auto d = st.deps.machine->on_timer(st.record, now(self));
@@ -485,7 +500,7 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
     },
     [=](stop_atom) {
       auto& st = self->state;
-      if (needs_no_actor(st)) {
+      if (needs_no_actor(self)) {
         self->quit();
         return;
       }

@@ -26,9 +26,10 @@ struct order_deps {
   std::shared_ptr<const order_machine> machine;
   /// Wall clock in Unix milliseconds (a fake one in tests).
   std::function<int64_t()> now_ms;
-  /// On recovery, overdue timers are spread uniformly over at least this
-  /// window (see registry_options::recovery_calls_per_s).
-  int64_t recovery_jitter_ms = 2000;
+  /// An order with nothing in flight whose next action is further away
+  /// than this stops its actor (passivation); its timer, a notification or
+  /// a request brings it back from the store. Negative: never.
+  int64_t passivate_after_ms = -1;
   /// Told about every synced record change (optional; shared by all).
   std::shared_ptr<paycoord::metrics> metrics;
   /// The registry that routes this order's messages (set by the registry).
@@ -43,8 +44,6 @@ struct order_actor_state {
   bool has_record = false;
   /// Always equal to what is durable in the store (updated after the sync).
   order_record record;
-  /// Generation of the armed timer; a `timer` with another one is stale.
-  uint64_t generation = 0;
   /// A query, close or forward call is out; its result re-arms the timer.
   bool in_flight = false;
   uint32_t restarts = 0;
@@ -64,29 +63,33 @@ struct order_actor_state {
 struct order_start {
   std::optional<order_record> record; ///< nullopt: not in the store (yet)
   uint32_t restarts = 0;              ///< crashes so far (from the registry)
-  uint64_t incarnation = 0;           ///< distinguishes generations
-  bool recovering = false;            ///< spread overdue timers with jitter
-  /// With `recovering`: the window overdue timers are spread over (the
-  /// registry widens it with the size of the backlog); 0 = fire at once.
-  int64_t jitter_ms = 0;
 };
 
 /// One actor per order: the state machine of order_machine.hpp, writing every
 /// transition and its events through the store before anyone is answered or
-/// any effect runs, and owning exactly one armed timer in the timers service.
-/// It exits when the order is terminal or parked, by a handshake with the
-/// registry so that no message routed to it is dropped: it sends `(idle_atom)`;
-/// the registry stops routing (queueing the order's messages instead) and
-/// answers `(stop_atom)`, which arrives after everything it routed before
-/// (one sender, FIFO). The order then quits, or, if a message in between
-/// made it active again, answers `(busy_atom)` and the registry resumes
-/// routing to it.
+/// any effect runs, and owning exactly one timer: its durable index entry
+/// (written by the store with the record) and, while it is due soon, the
+/// timers service's entry, which the actor arms after every change.
+///
+/// It exits when it is not needed: the order is terminal or parked, or
+/// nothing is in flight and its next action is more than
+/// `passivate_after_ms` away (passivation: the timer's fire, a
+/// notification or a request spawns it again from the store). Exit is a
+/// handshake with the registry so that no message routed to it is dropped:
+/// it sends `(idle_atom)`; the registry stops routing (queueing the order's
+/// messages instead) and answers `(stop_atom)`, which arrives after
+/// everything it routed before (one sender, FIFO). The order then quits,
+/// or, if a message in between made it needed again (a call now in flight,
+/// a step due soon), answers `(busy_atom)` and the registry resumes routing
+/// to it. Whatever it handled before quitting is durable, so the actor the
+/// registry spawns next for the held messages starts from the same record.
 ///
 /// Messages (the registry routes them here):
 /// - `(create_atom, create_order, order_reply)`: 201 new, 200 same order,
 ///   409 ORDER_CONFLICT, 502 PREPAY_FAILED (order kept)
 /// - `(notify_atom, verified_notification, order_reply)`: 204 once durable
-/// - `(timer_atom, uint64_t generation)`: the armed action is due
+/// - `(timer_atom)`: the timer fired; the order acts if its record is due
+///   and nothing is in flight (a stale or repeated fire changes nothing)
 /// - `(verify_atom, order_reply)`, `(forward_atom, order_reply)`: operator
 ///   (202); `(retry_atom, order_reply)`, `(resolve_atom, std::string note,
 ///   order_reply)`: CONTRACTS.md §11 (200 with the record, 409 INVALID_STATE)

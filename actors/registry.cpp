@@ -17,11 +17,10 @@ void count_live(self_ptr self) {
 }
 
 caf::actor spawn_order(self_ptr self, const std::string& id,
-                       std::optional<order_record> record, uint32_t restarts,
-                       bool recovering, int64_t jitter_ms = 0) {
+                       std::optional<order_record> record, uint32_t restarts) {
   auto& st = self->state;
-  order_start start{std::move(record), restarts, ++st.incarnations,
-                    recovering, jitter_ms};
+  order_start start{std::move(record), restarts};
+  ++st.spawned;
   auto actor = self->spawn<caf::monitored>(order_actor, st.deps,
                                            std::move(start));
   auto& entry = st.live[id];
@@ -82,8 +81,9 @@ void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts,
       [=](order_lookup& lookup) {
         auto& st = self->state;
         if (auto i = st.live.find(id); i != st.live.end()) {
-          // Spawned meanwhile (cannot happen while recovery skips loading
-          // ids, but two actors for one order must never exist).
+          // Spawned meanwhile (cannot happen: only this load spawns while
+          // `loading` holds the id; but two actors for one order must
+          // never exist).
           deliver_loading(self, id, i->second.actor);
           return;
         }
@@ -91,8 +91,7 @@ void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts,
         if (lookup.found)
           record = std::move(lookup.record);
         auto history = st.respawning.find(id);
-        auto actor = spawn_order(self, id, std::move(record), restarts,
-                                 false);
+        auto actor = spawn_order(self, id, std::move(record), restarts);
         if (history != st.respawning.end()) {
           st.live[id].crashes = std::move(history->second.crashes);
           st.respawning.erase(history);
@@ -169,7 +168,7 @@ void park_faulted(self_ptr self, const std::string& id,
         write_set set;
         for (auto& e : d.events)
           set.events.emplace_back(id, e);
-        set.orders.push_back(d.record);
+        set.put(d.record, &lookup.record);
         self->send(st.deps.timers, cancel_atom_v, id);
         self->request(st.deps.store, caf::infinite, write_atom_v,
                       std::move(set))
@@ -298,10 +297,9 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
       route(self, id, caf::make_message(a, std::move(n), std::move(reply)));
     },
     [=](const timer_fired& t) {
-      // A fired timer of an order without a live actor (it crashed or
-      // finished): spawning it re-arms from the stored deadline.
-      route(self, t.out_trade_no, caf::make_message(timer_atom_v,
-                                                    t.generation));
+      // An order without a live actor (passivated, or its process was
+      // restarted) is loaded from the store and acts if it is due.
+      route(self, t.out_trade_no, caf::make_message(timer_atom_v));
     },
     [=](verify_atom a, const std::string& id, order_reply& reply) {
       route(self, id, caf::make_message(a, std::move(reply)));
@@ -332,32 +330,15 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
         reply.fn(actor_snapshot{});
     },
     [=](recover_atom) -> caf::result<uint64_t> {
+      // Nothing to spawn: every active order has its index entry, and the
+      // timers service is ready once the first window of it is in memory.
+      // Orders load when their timer fires or a message arrives for them.
       auto promise = self->make_response_promise<uint64_t>();
-      self->request(self->state.deps.store, caf::infinite, recover_atom_v)
+      self->request(self->state.deps.timers, caf::infinite, recover_atom_v)
         .then(
-          [=](std::vector<order_record>& records) mutable {
-            auto& st = self->state;
-            // Every recovered order may be overdue: spread them over the time
-            // the rate limit needs for all of them (at least the fixed window).
-            auto jitter = st.deps.recovery_jitter_ms;
-            if (st.options.recovery_calls_per_s > 0 && jitter > 0)
-              jitter = std::max<int64_t>(
-                jitter, static_cast<int64_t>(records.size()) * 1000
-                          / st.options.recovery_calls_per_s);
-            uint64_t spawned = 0;
-            for (auto& x : records) {
-              // An order loaded on demand meanwhile (an admin request during
-              // recovery) gets its actor from that load: never two.
-              if (st.live.count(x.out_trade_no) || st.loading.count(x.out_trade_no))
-                continue;
-              auto id = x.out_trade_no;
-              spawn_order(self, id, std::move(x), 0, true, jitter);
-              ++spawned;
-            }
-            spdlog::info("event=recovery_spread orders={} window_ms={}", records.size(), jitter);
-            st.recovered = true;
-            spdlog::info("event=recovered orders={}", spawned);
-            promise.deliver(spawned);
+          [=](uint64_t armed) mutable {
+            spdlog::info("event=recovered timers_in_memory={}", armed);
+            promise.deliver(armed);
           },
           [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
       return promise;

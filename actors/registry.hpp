@@ -19,11 +19,6 @@ struct registry_options {
   /// parks the order as FAULTED.
   uint32_t max_restarts = 3;
   int64_t restart_window_ms = 60'000;
-  /// Recovery spreads the overdue timers over at least as many seconds as
-  /// the backlog needs at this many calls a second (WeChat's rate limit), so
-  /// the backlog never floods the wechat pool's queue; 0 = the fixed
-  /// order_deps::recovery_jitter_ms window.
-  int64_t recovery_calls_per_s = 0;
   /// Spawns a fresh timers service targeting the registry (on start and
   /// after it crashed).
   std::function<caf::actor(caf::local_actor*, caf::actor registry)>
@@ -50,13 +45,15 @@ struct registry_state {
   std::unordered_map<std::string, std::vector<caf::message>> loading;
   /// Crash history of orders that are being respawned.
   std::unordered_map<std::string, live_order> respawning;
-  uint64_t incarnations = 0;
+  /// Order actors spawned so far (passivated orders come back as new ones).
+  uint64_t spawned = 0;
   uint64_t restarts_total = 0;
-  bool recovered = false;
 };
 
-/// Maps out_trade_no to its order actor: spawns on create, on recovery and on
-/// demand (loading the record from the store), monitors every order actor,
+/// Maps out_trade_no to its order actor: spawns one on demand (loading the
+/// record from the store) for a create, a notification, a fired timer or a
+/// request, and lets it go when it asks to stop (terminal, parked or
+/// passivated: the handshake of order.hpp). Monitors every order actor,
 /// respawns a crashed one from its stored record, and after the
 /// `max_restarts`+1-th crash within the window parks the order as FAULTED.
 /// It also supervises the timers service: a crashed one is replaced and every
@@ -75,8 +72,9 @@ struct registry_state {
 /// - `(load_atom, id, restarts, attempt)`, `(fault_atom, id, reason,
 ///   attempt)`: internal retries after a store failure
 /// - `(snapshot_atom, std::string id, snapshot_reply)`
-/// - `(recover_atom)` -> `uint64_t`: spawns every PENDING/PAID order from the
-///   store (their timers armed) and answers how many; call once at start
+/// - `(recover_atom)` -> `uint64_t`: answers once the timers service holds
+///   the first window of the durable timer index (how many entries); no
+///   order is loaded for it. Call once at start, before serving
 /// - `(live_atom)` -> `uint64_t`: live order actors
 /// - `(stats_atom)` -> `uint64_t`: order actor restarts so far
 /// - `(timer_atom)` -> `caf::actor`: the current timers service

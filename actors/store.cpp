@@ -57,7 +57,9 @@ void reopen(self_ptr self) {
     return;
   }
   spdlog::warn("event=store_reopened attempts={}", st.reopen_failures + 1);
-  report_salvage(self);
+  st.salvaged += report_salvage(self);
+  if (st.metrics)
+    st.metrics->set_unreadable_records(st.salvaged + st.audit_unreadable);
   st.reopen_failures = 0;
   set_writable(self, true);
 }
@@ -124,6 +126,8 @@ void flush(self_ptr self) {
       promise.deliver(err);
     return;
   }
+  if (st.metrics)
+    st.metrics->set_order_counts(st.db->counts());
   // Durable: now, and only now, answer every writer of this batch. The
   // skipped ones are answered after the sync too: an earlier batch may have
   // written their notification id, and that batch is synced by now.
@@ -134,14 +138,61 @@ void flush(self_ptr self) {
     promise->deliver(false);
 }
 
+// -- the audit ---------------------------------------------------------------------
+
+// One chunk of the background audit, in the store's own turn so that what it
+// reads and repairs cannot race a write. First pass: every record decodes,
+// and an order that needs a timer has its index entry. Second pass: every
+// index entry belongs to an order whose record names that due time. A
+// finding is repaired at once (the record is the truth) and logged: after a
+// crash none should exist, so any is worth a look.
+void run_audit(self_ptr self, const std::string& after, bool index_pass) {
+  auto& st = self->state;
+  auto found = index_pass ? st.db->audit_index(after, st.options.audit_chunk)
+                          : st.db->audit_records(after, st.options.audit_chunk);
+  if (!found) {
+    spdlog::error("event=audit_failed error=\"{}\"", found.error().to_string());
+    self->delayed_send(self, std::chrono::seconds{5}, audit_atom_v, after, index_pass);
+    return;
+  }
+  auto& step = *found;
+  st.audit_unreadable += static_cast<int64_t>(step.unreadable);
+  st.audit_repaired += static_cast<int64_t>(step.repaired.size());
+  for (auto& what : step.repaired)
+    spdlog::error("event=audit_repaired what=\"{}\"", what);
+  if (!step.next.empty()) {
+    self->send(self, audit_atom_v, step.next, index_pass);
+    return;
+  }
+  if (!index_pass) {
+    self->send(self, audit_atom_v, std::string{}, true);
+    return;
+  }
+  if (st.metrics)
+    st.metrics->set_unreadable_records(st.salvaged + st.audit_unreadable);
+  spdlog::info("event=audit_done unreadable={} repaired={}", st.audit_unreadable,
+               st.audit_repaired);
+}
+
 } // namespace
 
 caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
                           std::shared_ptr<order_store> db,
-                          std::shared_ptr<metrics> metrics) {
-  self->state.db = std::move(db);
-  self->state.metrics = std::move(metrics);
+                          std::shared_ptr<metrics> metrics, store_actor_options options) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.metrics = std::move(metrics);
+  st.options = options;
   set_writable(self, true);
+  // What the open found unreadable counts from the start; the audit adds
+  // the records it cannot decode.
+  st.salvaged = report_salvage(self) + static_cast<int64_t>(st.db->last_migration().unreadable);
+  if (st.metrics) {
+    st.metrics->set_order_counts(st.db->counts());
+    st.metrics->set_unreadable_records(st.salvaged);
+  }
+  if (st.options.audit_chunk > 0)
+    self->send(self, audit_atom_v, std::string{}, false);
   self->set_default_handler(log_unexpected("store"));
   return {
     [=](write_atom, write_set& set) {
@@ -186,6 +237,10 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
       if (!events)
         return make_error(events.error());
       h.events = std::move(*events);
+      auto indexed = db.timer_indexed(h.record);
+      if (!indexed)
+        return make_error(indexed.error());
+      h.timer_indexed = *indexed;
       return h;
     },
     [=](scan_atom, const std::string& after, uint32_t limit, const std::string& state,
@@ -201,33 +256,15 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
       filter.unresolved_only = unresolved_only;
       return to_result(self->state.db->scan_orders(after, limit, filter));
     },
-    [=](recover_atom) -> std::vector<order_record> {
-      std::vector<order_record> result;
-      size_t bad = 0;
-      metrics::state_counts counts{};
-      metrics::state_counts unresolved{};
-      int64_t stuck = 0;
-      self->state.db->for_each_order(
-        [&](const order_record& x) {
-          ++counts[static_cast<size_t>(x.state)];
-          unresolved[static_cast<size_t>(x.state)] += is_parked(x.state) && x.resolved_at_ms == 0;
-          stuck += x.stuck && x.state == order_state::paid;
-          if (is_active(x.state))
-            result.push_back(x);
-        },
-        [&](const store_error& err) {
-          ++bad;
-          spdlog::error("event=recovery_skipped_record error=\"{}\"",
-                        err.to_string());
-        });
-      // Stretches of the log skipped at open count as unreadable records:
-      // what they held is gone, and a person should know.
-      auto unreadable = static_cast<int64_t>(bad) + report_salvage(self);
-      if (self->state.metrics)
-        self->state.metrics->seed_orders(counts, stuck, unreadable, unresolved);
-      spdlog::info("event=recovery_scan active={} unreadable={}",
-                   result.size(), unreadable);
-      return result;
+    [=](index_atom, const timer_entry& after, int64_t until_ms,
+        uint32_t limit) -> caf::result<std::vector<timer_entry>> {
+      std::optional<timer_entry> from;
+      if (after.due_ms >= 0)
+        from = after;
+      return to_result(self->state.db->timers(from, until_ms, limit));
+    },
+    [=](audit_atom, const std::string& after, bool index_pass) {
+      run_audit(self, after, index_pass);
     },
     [=](orphans_atom, const std::string& out_trade_no, const std::string& after,
         uint32_t limit) -> caf::result<std::vector<orphan_event>> {

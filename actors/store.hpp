@@ -12,8 +12,22 @@
 
 namespace paycoord {
 
+struct store_actor_options {
+  /// Records (then index entries) the background audit reads per turn of
+  /// the store; 0 = no audit. Small, so that writes wait a few ms at most.
+  size_t audit_chunk = 512;
+};
+
 struct store_actor_state {
   static inline const char* name = "store";
+
+  store_actor_options options;
+  /// Unreadable stretches of the log the opens skipped, and records the
+  /// migration could not read.
+  int64_t salvaged = 0;
+  /// What the audit found so far.
+  int64_t audit_unreadable = 0;
+  int64_t audit_repaired = 0;
 
   std::shared_ptr<order_store> db;
 
@@ -58,16 +72,22 @@ struct store_actor_state {
 ///   `order_history`: the record and its newest `limit` events, consistent
 /// - `(scan_atom, std::string after, uint32_t limit, std::string state, bool
 ///   stuck_only, bool unresolved_only)` -> `order_page` (state empty = all)
-/// - `(recover_atom)` -> `std::vector<order_record>`: every PENDING and PAID
-///   order (corrupt records are logged by key and skipped); the same scan
-///   seeds `metrics` with the count of every state and of the unreadable
-///   records (with the stretches of the log the open skipped)
+/// - `(index_atom, timer_entry after, int64_t until_ms, uint32_t limit)` ->
+///   `std::vector<timer_entry>`: the timer index after `after` (due_ms < 0:
+///   from the start), see order_store::timers
+/// - `(audit_atom, std::string after, bool index_pass)`: internal; the
+///   background audit, started at spawn (see order_store::audit_records)
+///
+/// Metrics: the order counts after every synced batch and at spawn (the
+/// store's persisted counters: no scan), and the unreadable records (what
+/// the open skipped, then what the audit finds).
 /// - `(orphans_atom, std::string out_trade_no, std::string after, uint32_t
 ///   limit)` -> `std::vector<orphan_event>` (out_trade_no empty = all)
 /// - `(stats_atom)` -> `store_stats`
 /// - `(reopen_atom)`: internal (the reopen timer)
 caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
                           std::shared_ptr<order_store> db,
-                          std::shared_ptr<metrics> metrics);
+                          std::shared_ptr<metrics> metrics,
+                          store_actor_options options);
 
 } // namespace paycoord

@@ -20,40 +20,138 @@ void remove(timers_state& st, const std::string& id) {
   auto i = st.entries.find(id);
   if (i == st.entries.end())
     return;
-  st.queue.erase({i->second.due_ms, id});
+  st.queue.erase({i->second, id});
   st.entries.erase(i);
+}
+
+void insert(timers_state& st, const std::string& id, int64_t due_ms) {
+  remove(st, id);
+  st.entries.emplace(id, due_ms);
+  st.queue.emplace(due_ms, id);
+}
+
+/// Every index entry due no later than this is in memory, fired, or in the
+/// page being read: an arm due beyond it may leave memory, a later page
+/// brings it back.
+int64_t paged_through(const timers_state& st) {
+  auto through = st.cursor.due_ms;
+  if (st.paging)
+    through = std::max(through, st.page_until_ms);
+  return through;
+}
+
+int64_t max_sleep(const timers_state& st) {
+  return std::max<int64_t>(1, std::min(st.options.max_sleep_ms, st.options.horizon_ms / 4));
 }
 
 // Makes sure a tick is pending no later than the earliest entry.
 void schedule_tick(self_ptr self) {
   auto& st = self->state;
-  if (st.queue.empty())
-    return;
-  auto due = st.queue.begin()->first;
+  auto now = st.options.now_ms();
+  auto due = st.queue.empty() ? now + max_sleep(st) : st.queue.begin()->first;
   if (due >= st.tick_at_ms)
     return; // an earlier or equal tick is already on its way
-  auto now = st.options.now_ms();
-  auto delay = std::clamp<int64_t>(due - now, 0, st.options.max_sleep_ms);
+  auto delay = std::clamp<int64_t>(due - now, 0, max_sleep(st));
   st.tick_at_ms = now + delay;
-  self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom_v);
+  if (delay == 0)
+    self->send(self, tick_atom_v); // no trip through the clock's queue
+  else
+    self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom_v);
+}
+
+void page(self_ptr self);
+
+void page_loaded(self_ptr self, std::vector<timer_entry>& found, int64_t until_ms,
+                 size_t limit) {
+  auto& st = self->state;
+  st.paging = false;
+  for (auto& e : found) {
+    // An order armed or cancelled meanwhile, or already held: the service
+    // knows better than this read.
+    if (st.touched.count(e.out_trade_no) || st.entries.count(e.out_trade_no))
+      continue;
+    insert(st, e.out_trade_no, e.due_ms);
+    ++st.paged;
+  }
+  st.touched.clear();
+  // A full page stops at its last entry; a short one read all up to `until`.
+  if (found.size() == limit && !found.empty())
+    st.cursor = found.back();
+  else
+    st.cursor = timer_entry{until_ms, "\xff"};
+  count_armed(st);
+  if (!st.loaded) {
+    st.loaded = true;
+    spdlog::info("event=timers_loaded entries={} through_ms={}", st.entries.size(),
+                 st.cursor.due_ms);
+    for (auto& promise : st.waiting)
+      promise.deliver(static_cast<uint64_t>(st.entries.size()));
+    st.waiting.clear();
+  }
+  page(self);
+  schedule_tick(self);
+}
+
+// Reads the next page of the index if the window needs it and memory has
+// room. One page at a time.
+void page(self_ptr self) {
+  auto& st = self->state;
+  if (st.paging || !st.options.store)
+    return;
+  auto now = st.options.now_ms();
+  auto until = now + st.options.horizon_ms;
+  // Paged far enough ahead: wait until a quarter of the horizon has passed.
+  if (st.loaded && st.cursor.due_ms >= until - st.options.horizon_ms / 4)
+    return;
+  auto room = st.options.max_entries > st.entries.size()
+                ? st.options.max_entries - st.entries.size()
+                : 0;
+  if (room == 0 && st.loaded)
+    return; // full: firing makes room, and the next tick pages again
+  auto limit = static_cast<uint32_t>(std::clamp<size_t>(room, 1, st.options.page_size));
+  st.paging = true;
+  st.page_until_ms = until;
+  self->request(st.options.store, caf::infinite, index_atom_v, st.cursor, until, limit)
+    .then(
+      [=](std::vector<timer_entry>& found) { page_loaded(self, found, until, limit); },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        st.paging = false;
+        st.touched.clear();
+        spdlog::error("event=timers_page_failed retry_in_ms={} error=\"{}\"",
+                      st.options.page_retry_ms, caf::to_string(err));
+        self->delayed_send(self, std::chrono::milliseconds{st.options.page_retry_ms},
+                           tick_atom_v);
+      });
 }
 
 void tick(self_ptr self) {
   auto& st = self->state;
   st.tick_at_ms = std::numeric_limits<int64_t>::max();
   auto now = st.options.now_ms();
-  size_t fired = 0;
+  size_t work = 0;
+  auto rate = st.options.late_fires_per_s;
   while (!st.queue.empty() && st.queue.begin()->first <= now
-         && fired < st.options.max_fires_per_tick) {
-    auto id = st.queue.begin()->second;
-    auto generation = st.entries[id].generation;
+         && work < st.options.max_fires_per_tick) {
+    ++work;
+    auto [due, id] = *st.queue.begin();
+    if (rate > 0 && due < now - st.options.late_after_ms) {
+      // Late: one slot each, `1000 / rate` ms apart, in due order.
+      auto slot = std::max(st.late_slot_ms, static_cast<double>(now));
+      st.late_slot_ms = slot + 1000.0 / static_cast<double>(rate);
+      if (slot > static_cast<double>(now)) {
+        insert(st, id, static_cast<int64_t>(slot)); // fires at its slot
+        continue;
+      }
+      ++st.fired_late;
+    }
     remove(st, id);
-    self->send(st.target, timer_fired{id, generation});
-    ++fired;
+    self->send(st.target, timer_fired{id});
+    ++st.fired;
   }
-  st.fired += fired;
   count_armed(st);
-  if (fired == st.options.max_fires_per_tick && !st.queue.empty()
+  page(self);
+  if (work == st.options.max_fires_per_tick && !st.queue.empty()
       && st.queue.begin()->first <= now) {
     // More are due: yield to other messages, then continue at once.
     st.tick_at_ms = now;
@@ -70,31 +168,47 @@ caf::behavior timers_actor(caf::stateful_actor<timers_state>* self,
   auto& st = self->state;
   st.target = std::move(target);
   st.options = std::move(options);
+  if (!st.options.store)
+    st.loaded = true; // nothing durable to read (tests of the service alone)
   self->set_default_handler(log_unexpected("timers"));
+  page(self);
+  schedule_tick(self);
   return {
     [=](const arm_timer& x) {
       auto& st = self->state;
       remove(st, x.out_trade_no);
-      st.entries.emplace(x.out_trade_no,
-                         timers_state::entry{x.due_ms, x.generation});
-      st.queue.emplace(x.due_ms, x.out_trade_no);
+      if (st.paging)
+        st.touched.insert(x.out_trade_no);
+      // Beyond the window: the durable index entry is all it needs, and a
+      // page brings it in when it falls due. Within: the index entry was
+      // paged already (or is being read), so memory is its only copy.
+      auto through = paged_through(st);
+      if (x.due_ms <= through || x.index_due_ms <= through)
+        insert(st, x.out_trade_no, x.due_ms);
       count_armed(st);
       schedule_tick(self);
     },
     [=](cancel_atom, const std::string& out_trade_no) {
-      remove(self->state, out_trade_no);
-      count_armed(self->state);
+      auto& st = self->state;
+      remove(st, out_trade_no);
+      if (st.paging)
+        st.touched.insert(out_trade_no);
+      count_armed(st);
+    },
+    [=](recover_atom) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.loaded)
+        return static_cast<uint64_t>(st.entries.size());
+      auto promise = self->make_response_promise();
+      st.waiting.push_back(promise);
+      return caf::delegated<uint64_t>{};
     },
     [=](tick_atom) { tick(self); },
     [=](live_atom) { return static_cast<uint64_t>(self->state.entries.size()); },
     [=](snapshot_atom, const std::string& out_trade_no) {
       auto& st = self->state;
-      arm_timer result{out_trade_no, 0, 0};
-      if (auto i = st.entries.find(out_trade_no); i != st.entries.end()) {
-        result.due_ms = i->second.due_ms;
-        result.generation = i->second.generation;
-      }
-      return result;
+      auto i = st.entries.find(out_trade_no);
+      return i == st.entries.end() ? int64_t{0} : i->second;
     },
   };
 }

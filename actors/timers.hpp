@@ -6,6 +6,8 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -17,25 +19,40 @@ namespace paycoord {
 struct timers_options {
   /// Wall clock in Unix milliseconds (a fake one in tests).
   std::function<int64_t()> now_ms;
+  /// The store actor, whose timer index (`index_atom`) is paged in.
+  caf::actor store;
+  /// Entries of the index due within this much of now are held in memory;
+  /// the rest are only their durable keys.
+  int64_t horizon_ms = 60'000;
+  /// Most entries the service pages in from the index (arms of live orders
+  /// are always kept on top: they are few, and the index has no newer copy).
+  size_t max_entries = 100'000;
+  /// Index entries read per page.
+  uint32_t page_size = 4096;
   /// Longest single sleep, so that a wall-clock jump is noticed soon.
   int64_t max_sleep_ms = 10'000;
   /// Most timers fired per tick; the rest fire on an immediate next tick so
-  /// a burst of overdue timers never floods one mailbox turn.
+  /// a burst never floods one mailbox turn.
   size_t max_fires_per_tick = 512;
-  /// Told the number of armed entries after every change (optional).
+  /// A timer due longer ago than this when its turn comes is late: the
+  /// process was down, the clock jumped or the service fell behind.
+  int64_t late_after_ms = 1'000;
+  /// Late timers fire at most this many a second, in due order, each moved
+  /// to a slot of its own (WeChat's rate limit: a restart after downtime is
+  /// no thundering herd); timers due on time are never held up by them.
+  /// 0 = no limit.
+  int64_t late_fires_per_s = 0;
+  /// A page that failed (the store cannot read) is asked again this soon.
+  int64_t page_retry_ms = 1'000;
+  /// Told the number of entries in memory after every change (optional).
   std::shared_ptr<paycoord::metrics> metrics;
 };
 
 struct timers_state {
   static inline const char* name = "timers";
 
-  struct entry {
-    int64_t due_ms;
-    uint64_t generation;
-  };
-
-  /// One entry per order: arming replaces, cancel removes.
-  std::unordered_map<std::string, entry> entries;
+  /// One entry per order (in memory): arming replaces, cancel removes.
+  std::unordered_map<std::string, int64_t> entries;
   /// The same entries ordered by due time.
   std::set<std::pair<int64_t, std::string>> queue;
   /// Due time the earliest pending tick was scheduled for.
@@ -43,21 +60,56 @@ struct timers_state {
   /// Receives `timer_fired` (the registry, which spawns missing orders).
   caf::actor target;
   timers_options options;
+
+  // -- the window over the durable index --------------------------------------
+
+  /// Every index entry up to here (in index order) was paged in; due_ms < 0:
+  /// none yet.
+  timer_entry cursor{-1, {}};
+  /// A page is being read; it covers entries up to `page_until_ms`.
+  bool paging = false;
+  int64_t page_until_ms = 0;
+  /// Orders armed or cancelled while a page is read: the page may hold a
+  /// stale entry of theirs, and the service already knows better.
+  std::unordered_set<std::string> touched;
+  /// The first page is in: the service is ready (see `recover_atom`).
+  bool loaded = false;
+  std::vector<caf::response_promise> waiting;
+
+  /// Next free slot of a late timer.
+  double late_slot_ms = 0;
+
   uint64_t fired = 0;
+  uint64_t fired_late = 0;
+  uint64_t paged = 0;
 };
 
-/// The cancellable per-order timer service of DESIGN.md: a min-ordered set
-/// keyed by due time with one `delayed_send` to itself for its earliest
-/// entry (CAF 0.17 cannot cancel a delayed_send, and one per order would pin
+/// The order timers of DESIGN.md, durable and in a window. Every active
+/// order has one entry in the store's timer index (`t/<due>/<id>`, written
+/// with its record). This service holds in memory only what falls due
+/// within `horizon_ms` (at most about `max_entries`), and pages the index
+/// forward as time passes: an order due in two hours costs its durable key
+/// and nothing here. One `delayed_send` to itself for the earliest entry
+/// (CAF 0.17 cannot cancel a delayed_send, and one per order would pin
 /// finished order actors until it fires).
 ///
+/// Why no timer is lost: an entry leaves memory only by firing, by cancel,
+/// or by an arm whose index entry lies beyond everything paged in so far
+/// (and beyond any page being read), which a later page brings back. A
+/// page's entry for an order armed or cancelled while it was read is
+/// skipped: the arm is newer. An extra fire is harmless (the order acts
+/// only when its record is due); a lost one would strand an order.
+///
 /// Protocol:
-/// - `arm_timer{out_trade_no, due_ms, generation}`: replaces the order's entry
+/// - `arm_timer{out_trade_no, due_ms, index_due_ms}`: replaces the order's
+///   entry (`index_due_ms`: its durable index entry's due time)
 /// - `(cancel_atom, std::string out_trade_no)`: removes it
+/// - `(recover_atom)` -> `uint64_t`: answers once the first page of the
+///   index is in memory (with the entries held)
 /// - `(tick_atom)`: internal; fires every due entry as `timer_fired` to target
-/// - `(live_atom)` -> `uint64_t` number of armed entries
-/// - `(snapshot_atom, std::string out_trade_no)` -> `arm_timer` (due 0 when
-///   none armed)
+/// - `(live_atom)` -> `uint64_t` number of entries in memory
+/// - `(snapshot_atom, std::string out_trade_no)` -> `int64_t` due time in
+///   memory (0 when none)
 caf::behavior timers_actor(caf::stateful_actor<timers_state>* self,
                            caf::actor target, timers_options options);
 

@@ -88,7 +88,7 @@ void summary(const ctx_ptr& ctx, net::request_context rc) {
   // The order counts are kept exact by the metrics (seeded by the recovery
   // scan, then one delta per synced change): no store scan per request.
   const auto& m = *api->metrics;
-  auto counts = m.order_counts();
+  auto counts = m.orders_by_state();
   json by_state = json::object();
   for (size_t i = 0; i < counts.size(); ++i)
     by_state[to_string(static_cast<order_state>(i))] = counts[i];
@@ -204,8 +204,16 @@ void list_orders(const ctx_ptr& ctx, net::request_context rc) {
 /// `events_total`; `events_truncated` says older ones were left out).
 constexpr uint32_t detail_events = 1000;
 
+/// An open order without a live actor: passivated, its timer in the store.
+struct durable_timer {
+  bool indexed = false;
+  std::string action;
+  int64_t due_ms = 0;
+};
+
 void with_orphan_events(caf::event_based_actor* self, std::shared_ptr<const api_context> api,
-                        const std::string& id, json body, net::responder respond);
+                        const std::string& id, json body, durable_timer timer,
+                        net::responder respond);
 
 void order_detail(const ctx_ptr& ctx, net::request_context rc) {
   std::string id{rc.path_param("id")};
@@ -226,7 +234,8 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
                     {"events", std::move(timeline)},
                     {"events_total", h.record.event_seq},
                     {"events_truncated", h.record.event_seq > h.events.size()}};
-          with_orphan_events(self, api, id, std::move(body), respond);
+          durable_timer timer{h.timer_indexed, to_string(h.record.action), h.record.next_due_ms};
+          with_orphan_events(self, api, id, std::move(body), std::move(timer), respond);
         },
         [respond](caf::error& e) { error_reply(respond, e); });
   });
@@ -235,7 +244,8 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
 /// Adds the order's orphan events (refunds it never asked for) to `body`,
 /// then the live actor's side, and answers.
 void with_orphan_events(caf::event_based_actor* self, std::shared_ptr<const api_context> api,
-                        const std::string& id, json body, net::responder respond) {
+                        const std::string& id, json body, durable_timer timer,
+                        net::responder respond) {
   self->request(api->store, caf::infinite, orphans_atom_v, id, std::string{}, max_page)
     .then(
       [=](std::vector<orphan_event>& orphans) mutable {
@@ -244,9 +254,19 @@ void with_orphan_events(caf::event_based_actor* self, std::shared_ptr<const api_
           list.push_back(orphan_event_json(x));
         body["orphan_events"] = std::move(list);
           // The live side answers through a callback (it may be none).
-          snapshot_reply reply{[respond, body = std::move(body)](actor_snapshot s) mutable {
-            bool armed = s.alive && !s.next_action.empty() && s.next_action != "none";
+          snapshot_reply reply{[respond, body = std::move(body),
+                                timer = std::move(timer)](actor_snapshot s) mutable {
+            // Not in memory but open: passivated, its timer is the index
+            // entry in the store (shown only if it is really there).
+            bool passivated = !s.alive && timer.indexed;
+            if (passivated) {
+              s.next_action = timer.action;
+              s.next_due_ms = timer.due_ms;
+            }
+            bool armed = (s.alive || passivated) && !s.next_action.empty()
+                         && s.next_action != "none";
             body["actor"] = {{"alive", s.alive},
+                             {"passivated", passivated},
                              {"state", s.alive && !s.state.empty() ? json(s.state) : json(nullptr)},
                              {"mailbox_size", s.mailbox_size},
                              {"next_action", armed ? json(s.next_action) : json(nullptr)},

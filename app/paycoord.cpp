@@ -150,7 +150,19 @@ int run(const checked_config& checked) {
     return 1;
   }
   std::shared_ptr<order_store> db{std::move(*opened)};
-  spdlog::info("event=store_opened data_dir={}", cfg.data_dir);
+  if (const auto& mig = db->last_migration(); mig.from_schema != 0 || mig.recounted)
+    spdlog::warn("event=store_migrated from_schema={} to_schema={} orders={} timers={} "
+                 "unreadable={} recounted={}",
+                 mig.from_schema, order_store::schema_version, mig.orders, mig.timers,
+                 mig.unreadable, mig.recounted);
+  spdlog::info("event=store_opened data_dir={} orders={} active={}", cfg.data_dir,
+               [&] {
+                 int64_t n = 0;
+                 for (auto c : db->counts().by_state)
+                   n += c;
+                 return n;
+               }(),
+               db->counts().of(order_state::pending) + db->counts().of(order_state::paid));
 
   auto m = std::make_shared<metrics>();
   caf::actor_system_config sys_cfg;
@@ -158,7 +170,7 @@ int run(const checked_config& checked) {
   caf::actor_system sys{sys_cfg};
   // The store blocks on fsync: it gets a thread of its own; so do the
   // workers of the two client pools (blocking Poco calls).
-  auto store = sys.spawn<caf::detached>(store_actor, db, m);
+  auto store = sys.spawn<caf::detached>(store_actor, db, m, store_actor_options{});
   wechat_pool_config wopts;
   wopts.wechatpay = cfg.wechatpay;
   wopts.credentials = checked.credentials;
@@ -177,12 +189,17 @@ int run(const checked_config& checked) {
     order_rules{cfg.wechatpay.mchid, cfg.wechatpay.appid, cfg.schedule});
   deps.now_ms = wall_now_ms;
   deps.metrics = m;
+  deps.passivate_after_ms = cfg.schedule.passivate_after.count();
   registry_options ropts;
-  ropts.recovery_calls_per_s = cfg.wechatpay.rate_limit_qps;
-  ropts.spawn_timers = [m](caf::local_actor* self, caf::actor target) {
+  ropts.spawn_timers = [m, store, qps = cfg.wechatpay.rate_limit_qps](caf::local_actor* self,
+                                                                      caf::actor target) {
     timers_options topts;
     topts.now_ms = wall_now_ms;
     topts.metrics = m;
+    topts.store = store;
+    // Timers that fell due while paycoord was down fire at WeChat's rate:
+    // a restart after downtime is no thundering herd.
+    topts.late_fires_per_s = qps;
     return self->spawn(timers_actor, std::move(target), topts);
   };
   auto registry = sys.spawn(registry_actor, deps, ropts);
@@ -267,7 +284,7 @@ int run(const checked_config& checked) {
     self->request(registry, caf::infinite, recover_atom_v)
       .receive(
         [&](uint64_t n) {
-          spdlog::info("event=ready recovered_orders={}", n);
+          spdlog::info("event=ready timers_in_memory={}", n);
           ready = true;
           m->set_ready(true);
         },

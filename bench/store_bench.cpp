@@ -57,7 +57,7 @@ write_set one_order(int writer, int n) {
   x.description = "Monthly plan";
   x.amount_total = 100;
   x.payer_openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
-  set.orders.push_back(x);
+  set.put(x, nullptr);
   set.events.emplace_back(x.out_trade_no, order_event{1, 1, "created", R"({"amount_total":100})"});
   return set;
 }
@@ -123,7 +123,7 @@ void group_commit(benchmark::State& state) {
     register_message_types(cfg);
     {
       caf::actor_system sys{cfg};
-      auto store = sys.spawn<caf::detached>(store_actor, db, std::shared_ptr<metrics>{});
+      auto store = sys.spawn<caf::detached>(store_actor, db, std::shared_ptr<metrics>{}, store_actor_options{});
       std::atomic<int> done{0};
       state.ResumeTiming();
       auto started = std::chrono::steady_clock::now();

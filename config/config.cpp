@@ -225,7 +225,8 @@ problem check_schedule(const schedule_config& s) {
                     "must not exceed schedule.forward_backoff_max ("
                       + format_duration(s.forward_backoff_initial) + " > "
                       + format_duration(s.forward_backoff_max) + ")");
-  // close_not_before may be 0 (close right at expiry): tests compress it so.
+  // close_not_before may be 0 (close right at expiry): tests compress it so;
+  // passivate_after may be 0 (every idle order leaves memory).
   return std::nullopt;
 }
 

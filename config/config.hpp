@@ -81,6 +81,7 @@ struct schedule_config {
   duration forward_backoff_max = std::chrono::minutes{5};
   duration stuck_after = std::chrono::hours{1};
   duration close_not_before = std::chrono::minutes{5};
+  duration passivate_after = std::chrono::seconds{15};
 
   friend bool operator==(const schedule_config&, const schedule_config&) = default;
 };

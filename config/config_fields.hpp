@@ -60,6 +60,7 @@ void for_each_field(Config& cfg, Visitor&& visit) {
   visit("schedule.forward_backoff_max", s.forward_backoff_max, plain);
   visit("schedule.stuck_after", s.stuck_after, plain);
   visit("schedule.close_not_before", s.close_not_before, plain);
+  visit("schedule.passivate_after", s.passivate_after, plain);
   visit("admin.token", cfg.admin.token, secret);
   visit("api.token", cfg.api.token, secret);
 }

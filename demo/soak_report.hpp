@@ -22,12 +22,16 @@ namespace paycoord::demo {
 /// What the restarted paycoord's recovery reported, from its own log and
 /// LevelDB's (`data/LOG`, rewritten at every open).
 struct recovery_facts {
-  /// paycoord logged its recovery scan (`event=recovery_scan`).
-  bool scanned = false;
-  /// PENDING and PAID orders it re-armed.
+  /// The store's background audit ran through (`event=audit_done`).
+  bool audited = false;
+  /// PENDING and PAID orders at open (the store's counters:
+  /// `event=store_opened active=`).
   int64_t active = 0;
-  /// Records the scan could not decode.
+  /// Records the audit could not decode.
   int64_t unreadable = 0;
+  /// Timer index entries the audit had to add or remove: after any crash the
+  /// index and the records agree, so this stays 0.
+  int64_t index_repairs = 0;
   /// LevelDB replayed a write-ahead log at open ("Recovering log #N"): the
   /// killed process's latest commits lived only there.
   int64_t logs_replayed = 0;
@@ -93,9 +97,10 @@ struct kill_summary {
   double downtime_mean_ms = 0;
   double downtime_max_ms = 0;
   // Over every restart's recovery.
-  int64_t recoveries_scanned = 0;
+  int64_t recoveries_audited = 0;
   int64_t recovered_active_max = 0;
   int64_t unreadable_at_recovery = 0;
+  int64_t index_repairs = 0;
   int64_t logs_replayed = 0;
   int64_t torn_records = 0;
 };
@@ -127,11 +132,20 @@ struct stored_order {
   bool events_complete = true;
   // The live side (`actor` of the detail).
   bool actor_alive = false;
+  /// Open, not in memory, its timer in the store's index.
+  bool passivated = false;
   bool in_flight = false;
   /// The armed action; empty when none.
   std::string next_action;
   int64_t next_due_ms = 0;
 };
+
+/// Whether an open order's timer will move it: a live actor with its call
+/// in flight or its timer armed, or a passivated one whose index entry is
+/// in the store; `overdue` when it was due longer ago than `lateness_ms`.
+enum class timer_status { armed, missing, overdue };
+
+timer_status timer_of(const stored_order& x, int64_t now_ms, int64_t lateness_ms);
 
 struct store_audit {
   int64_t expected = 0;

@@ -378,6 +378,7 @@ json read_detail(net::http_client& client, const sandbox_stack& stack, const std
   out.events_complete = complete;
   auto actor = r.body.value("actor", json::object());
   out.actor_alive = actor.value("alive", false);
+  out.passivated = actor.value("passivated", false);
   out.in_flight = actor.value("in_flight", false);
   auto action = actor.value("next_action", json{});
   out.next_action = action.is_string() ? action.get<std::string>() : "";
@@ -406,10 +407,7 @@ void read_details(const sandbox_stack& stack, const std::string& token,
 bool fails_timer_rule(const stored_order& x, int64_t at_ms) {
   if (x.detail_status != 200 || (x.state != "PENDING" && x.state != "PAID"))
     return false;
-  if (x.actor_alive && x.in_flight)
-    return false;
-  return !x.actor_alive || x.next_action.empty()
-         || (x.next_due_ms != 0 && x.next_due_ms + timer_lateness_ms < at_ms);
+  return timer_of(x, at_ms, timer_lateness_ms) != timer_status::armed;
 }
 
 struct audit_result {
@@ -638,7 +636,7 @@ int run_soak(const soak_options& opts, const std::atomic<bool>& interrupt) {
     for (std::size_t i = 0; i < kills.samples.size(); ++i) {
       auto scan = parse_recovery(read_text_file(stack.paycoord_log(static_cast<int>(i) + 2)), "");
       auto& r = kills.samples[i].recovery;
-      r.scanned = scan.scanned;
+      r.audited = scan.audited;
       r.active = scan.active;
       r.unreadable = scan.unreadable;
     }

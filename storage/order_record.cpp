@@ -1,5 +1,6 @@
 #include "storage/order_record.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <nlohmann/json.hpp>
@@ -93,6 +94,29 @@ const char* to_string(paid_via x) {
 
 bool operator==(const order_record& x, const order_record& y) {
   return encode(x) == encode(y);
+}
+
+bool counts_as_stuck(const order_record& x) {
+  return x.stuck && x.state == order_state::paid;
+}
+
+bool needs_a_person(const order_record& x) {
+  return is_parked(x.state) && x.resolved_at_ms == 0;
+}
+
+bool operator==(const order_facts& x, const order_facts& y) {
+  return x.state == y.state && x.stuck == y.stuck && x.unresolved == y.unresolved
+         && x.timer_due_ms == y.timer_due_ms;
+}
+
+order_facts facts_of(const order_record& x) {
+  order_facts f;
+  f.state = x.state;
+  f.stuck = counts_as_stuck(x);
+  f.unresolved = needs_a_person(x);
+  if (is_active(x.state) && x.action != next_action::none)
+    f.timer_due_ms = std::max<int64_t>(x.next_due_ms, 0);
+  return f;
 }
 
 bool operator==(const order_event& x, const order_event& y) {

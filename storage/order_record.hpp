@@ -141,6 +141,34 @@ struct order_record {
 
 bool operator==(const order_record& x, const order_record& y);
 
+// -- what the store's index and counters read of a record -------------------
+
+/// A PAID order whose delivery has failed for `stuck_after`.
+bool counts_as_stuck(const order_record& x);
+
+/// A parked order no person has resolved (CONTRACTS.md §11).
+bool needs_a_person(const order_record& x);
+
+/// The few facts of a record that the store's timer index and per-state
+/// counters depend on. A writer passes the facts of the durable version it
+/// replaces (see order_store::commit), so the store never reads it back.
+struct order_facts {
+  order_state state = order_state::pending;
+  bool stuck = false;      ///< counts_as_stuck
+  bool unresolved = false; ///< needs_a_person
+  /// Due time of the order's index entry `t/<due>/<out_trade_no>`; -1 when
+  /// the order needs no timer (it is not active, or nothing is scheduled).
+  int64_t timer_due_ms = -1;
+
+  bool has_timer() const {
+    return timer_due_ms >= 0;
+  }
+};
+
+bool operator==(const order_facts& x, const order_facts& y);
+
+order_facts facts_of(const order_record& x);
+
 /// Encodes the record with its version. Never fails.
 std::string encode(const order_record& x);
 

@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "common/expected.hpp"
+#include "storage/order_counts.hpp"
 #include "storage/order_record.hpp"
 #include "storage/store_error.hpp"
 
 namespace leveldb {
 class DB;
 class Env;
+class WriteBatch;
 } // namespace leveldb
 
 namespace paycoord {
@@ -35,6 +37,16 @@ struct orphan_event {
   order_event event; ///< seq is 0: the order has no timeline
 };
 
+/// One order record to write, with the facts of the durable version it
+/// replaces (nullopt for a new order). The store moves the order's timer
+/// index entry and the per-state counts by them in the same batch, without
+/// reading the old record back: the writer knows them, because its record is
+/// the durable one (order.hpp says how the order actor keeps it so).
+struct order_write {
+  order_record record;
+  std::optional<order_facts> before;
+};
+
 /// Everything one writer wants to make durable atomically: records, their
 /// events and processed notification ids.
 ///
@@ -42,7 +54,7 @@ struct orphan_event {
 /// applies it only if none of those ids was processed before, and skips it
 /// whole otherwise (a redelivery costs no write and adds no event).
 struct write_set {
-  std::vector<order_record> orders;
+  std::vector<order_write> orders;
   /// (out_trade_no, event); the event's seq must be unique per order.
   std::vector<std::pair<std::string, order_event>> events;
   /// (notification id, out_trade_no) to remember as processed.
@@ -53,6 +65,41 @@ struct write_set {
     return orders.empty() && events.empty() && notifications.empty()
            && orphan_events.empty();
   }
+
+  /// Adds `after`, replacing the durable `before` (null: a new order).
+  void put(order_record after, const order_record* before) {
+    std::optional<order_facts> was;
+    if (before != nullptr)
+      was = facts_of(*before);
+    orders.push_back(order_write{std::move(after), was});
+  }
+};
+
+/// One entry of the timer index: the order is due at `due_ms`.
+struct timer_entry {
+  int64_t due_ms = 0;
+  std::string out_trade_no;
+};
+
+/// Index order: by due time, then by out_trade_no.
+bool operator<(const timer_entry& x, const timer_entry& y);
+bool operator==(const timer_entry& x, const timer_entry& y);
+
+/// One step of the store's audit (order_store::audit_records).
+struct audit_step {
+  uint64_t examined = 0;
+  uint64_t unreadable = 0;            ///< records that do not decode
+  std::vector<std::string> repaired;  ///< what was wrong, one line each
+  std::string next;                   ///< cursor; empty: the pass is done
+};
+
+/// What opening a store of an older format did to bring it up to date.
+struct store_migration {
+  int from_schema = 0;      ///< 0: nothing was migrated
+  uint64_t orders = 0;      ///< records read
+  uint64_t timers = 0;      ///< index entries written
+  uint64_t unreadable = 0;  ///< records that did not decode (not indexed)
+  bool recounted = false;   ///< the counts record was missing or corrupt
 };
 
 /// One page of a key-ordered scan over orders.
@@ -106,8 +153,10 @@ struct store_stats {
 /// block on disk I/O: never call them from CAF's cooperative scheduler.
 class order_store {
 public:
-  /// Storage format version under `m/schema`.
-  static constexpr int schema_version = 1;
+  /// Storage format version under `m/schema`. 2 added the timer index
+  /// (`t/`) and the counts record (`m/counts`); a store of version 1 is
+  /// migrated when it is opened.
+  static constexpr int schema_version = 2;
 
   /// Upper bound for ids used in keys (out_trade_no, notification id).
   static constexpr size_t max_id_size = 128;
@@ -118,7 +167,11 @@ public:
   order_store& operator=(const order_store&) = delete;
 
   /// Opens (creating if allowed) the store in `dir`. Fails if another
-  /// process holds it, or if it was written with another schema version.
+  /// process holds it, or if it was written by a newer schema version. A
+  /// store of schema 1 is migrated first: one scan of its records writes
+  /// their timer index entries and the counts (`last_migration` says what
+  /// it did); a crash during it leaves schema 1, and the next open starts
+  /// it again.
   ///
   /// A log that does not read back whole does not keep the store shut: a
   /// crash mid-append leaves a partial record (LevelDB skips it silently),
@@ -138,6 +191,8 @@ public:
   static std::string notification_key(std::string_view notification_id);
   static std::string orphan_event_key(std::string_view out_trade_no,
                                       std::string_view notification_id);
+  /// `t/<due_ms:020>/<out_trade_no>`: byte order is due order.
+  static std::string timer_key(int64_t due_ms, std::string_view out_trade_no);
 
   // -- writes ----------------------------------------------------------------
 
@@ -169,6 +224,26 @@ public:
   events(std::string_view out_trade_no, uint64_t after_seq = 0,
          size_t limit = 1000) const;
 
+  /// True when the order needs a timer and its index entry (at the due
+  /// time the record names) is there.
+  expected<bool, store_error> timer_indexed(const order_record& x) const;
+
+  /// Timer index entries after `after` (exclusive; nullopt = from the
+  /// start) due no later than `until_ms`, in index order, at most `limit`.
+  expected<std::vector<timer_entry>, store_error>
+  timers(const std::optional<timer_entry>& after, int64_t until_ms, size_t limit) const;
+
+  /// Orders per state as of the last commit (kept by every commit and
+  /// written with it; read at open). Only the writer calls it.
+  const order_counts& counts() const {
+    return counts_;
+  }
+
+  /// What the latest open migrated (from_schema 0: nothing).
+  const store_migration& last_migration() const {
+    return migration_;
+  }
+
   /// The out_trade_no a processed notification id belongs to, if any.
   expected<std::optional<std::string>, store_error>
   find_notification(std::string_view notification_id) const;
@@ -195,6 +270,21 @@ public:
   void for_each_order(const std::function<void(const order_record&)>& f,
                       const std::function<void(const store_error&)>& on_error)
     const;
+
+  // -- audit ------------------------------------------------------------------
+
+  /// Reads up to `limit` records after the order key `after` (empty: from
+  /// the start): counts those that do not decode, and gives every order
+  /// that needs a timer the index entry its record names if it lacks it.
+  /// After any crash there is nothing to repair (record and index are
+  /// written in one batch); this finds what a damaged disk or a bug left.
+  /// Writer only: it writes the repairs (synced).
+  expected<audit_step, store_error> audit_records(std::string_view after, size_t limit);
+
+  /// The same over up to `limit` timer index entries after the index key
+  /// `after`: deletes an entry whose order does not exist, needs no timer
+  /// or is due at another time. Writer only.
+  expected<audit_step, store_error> audit_index(std::string_view after, size_t limit);
 
   /// Makes the store writable again after a failed commit: first checks
   /// that the disk takes a synced write (a scratch file in the directory);
@@ -229,6 +319,15 @@ private:
   open_db(const std::string& dir, const store_options& opts, leveldb::Env* env,
           log_salvage& salvage);
 
+  /// Writes `batch` synced, as commit does (refused after a failed write).
+  expected<done, store_error> write_batch(leveldb::WriteBatch& batch);
+
+  /// Reads the schema and the counts, migrating or recounting as needed.
+  expected<done, store_error> load_schema();
+  /// One scan of every record: their index entries (when `index`) and the
+  /// counts, written with `m/schema` = schema_version last.
+  expected<done, store_error> rebuild(bool index);
+
   /// What LevelDB writes through; declared first, so that it outlives db_.
   std::unique_ptr<log_sync_env> env_;
   /// Null while a reopen failed.
@@ -241,6 +340,9 @@ private:
   /// A write failed on `db_`: it must not write again (see reopen).
   bool write_failed_ = false;
   log_salvage salvage_;
+  store_migration migration_;
+  /// As durable as the last commit (a failed one leaves it unchanged).
+  order_counts counts_;
 
   // Counters; atomics because readers of stats() run on other threads.
   std::atomic<uint64_t> write_sets_{0};

@@ -137,7 +137,7 @@ public:
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     clock = std::make_shared<fake_clock>();
     db = open_db();
-    store = sys->spawn(store_actor, db, metrics);
+    store = sys->spawn(store_actor, db, metrics, store_actor_options{});
     wechat = sys->spawn(scripted_wechat, world);
     business = sys->spawn(scripted_business, world);
   }
@@ -165,7 +165,7 @@ public:
       [] { return 0.5; });
     auto c = clock;
     d.now_ms = [c] { return c->for_orders(); };
-    d.recovery_jitter_ms = recovery_jitter_ms;
+    d.passivate_after_ms = passivate_after_ms;
     d.metrics = metrics;
     return d;
   }
@@ -175,13 +175,14 @@ public:
     auto c = clock;
     o.now_ms = [c] { return (*c)(); };
     o.metrics = metrics;
+    o.store = store;
+    o.late_fires_per_s = late_fires_per_s;
     return o;
   }
 
   /// Spawns the registry (which spawns its timers service).
-  void start_registry(int64_t recovery_calls_per_s = 0) {
+  void start_registry() {
     registry_options opts;
-    opts.recovery_calls_per_s = recovery_calls_per_s;
     auto topts = timer_options();
     opts.spawn_timers = [topts](caf::local_actor* self, caf::actor target) {
       return self->spawn(timers_actor, std::move(target), topts);
@@ -321,8 +322,10 @@ public:
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<fake_clock> clock;
   std::shared_ptr<order_store> db;
-  /// Overdue timers fire at once after recovery unless a test spreads them.
-  int64_t recovery_jitter_ms = 0;
+  /// Late timers fire at once unless a test limits them (timers_options).
+  int64_t late_fires_per_s = 0;
+  /// Order actors stay in memory unless a test passivates them.
+  int64_t passivate_after_ms = -1;
   /// Shared by the store, every order and the timers (as in paycoord).
   std::shared_ptr<paycoord::metrics> metrics = std::make_shared<paycoord::metrics>();
   caf::actor store;

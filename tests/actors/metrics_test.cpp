@@ -1,4 +1,4 @@
-// paycoord's metrics: exact order counts by deltas, bounded label sets, and
+// paycoord's metrics: the store's order counts, bounded label sets, and
 // an exposition that parses as Prometheus text with every metric of
 // CONTRACTS.md §7.
 
@@ -31,39 +31,29 @@ double sample(const metrics& m, const std::string& name) {
 
 } // namespace
 
-TEST(metrics, order_counts_follow_every_synced_change) {
+TEST(metrics, order_counts_are_the_stores_counters) {
   metrics m;
-  metrics::state_counts seed{};
-  seed[static_cast<size_t>(order_state::pending)] = 5;
-  seed[static_cast<size_t>(order_state::confirmed)] = 2;
-  m.seed_orders(seed, 0, 1);
-  auto pending = order(order_state::pending);
-  auto paid = order(order_state::paid);
-  m.order_written(nullptr, pending);  // created
-  m.order_written(&pending, pending); // a query: same state
-  m.order_written(&pending, paid);    // paid
-  auto counts = m.order_counts();
+  order_counts c;
+  c.by_state[static_cast<size_t>(order_state::pending)] = 5;
+  c.by_state[static_cast<size_t>(order_state::paid)] = 1;
+  c.by_state[static_cast<size_t>(order_state::anomaly)] = 2;
+  c.unresolved[static_cast<size_t>(order_state::anomaly)] = 1;
+  c.stuck = 1;
+  m.set_order_counts(c);
+  m.set_unreadable_records(3);
+  auto counts = m.orders_by_state();
   EXPECT_EQ(counts[static_cast<size_t>(order_state::pending)], 5);
   EXPECT_EQ(counts[static_cast<size_t>(order_state::paid)], 1);
-  EXPECT_EQ(counts[static_cast<size_t>(order_state::confirmed)], 2);
-  EXPECT_EQ(m.unreadable_records(), 1);
+  EXPECT_EQ(m.unreadable_records(), 3);
+  EXPECT_EQ(m.stuck_orders(), 1);
   EXPECT_EQ(sample(m, R"(paycoord_orders{state="PENDING"})"), 5);
   EXPECT_EQ(sample(m, R"(paycoord_orders{state="PAID"})"), 1);
   EXPECT_EQ(sample(m, R"(paycoord_orders{state="FAULTED"})"), 0);
-}
-
-TEST(metrics, stuck_counts_paid_orders_flagged_stuck_until_they_are_acked) {
-  metrics m;
-  auto paid = order(order_state::paid);
-  auto stuck = order(order_state::paid, true);
-  auto confirmed = order(order_state::confirmed, false);
-  m.order_written(nullptr, paid);
-  m.order_written(&paid, stuck);
-  m.order_written(&stuck, stuck); // another failed attempt
-  EXPECT_EQ(m.stuck_orders(), 1);
+  EXPECT_EQ(sample(m, R"(paycoord_orders_unresolved{state="ANOMALY"})"), 1);
   EXPECT_EQ(sample(m, "paycoord_orders_stuck"), 1);
-  m.order_written(&stuck, confirmed);
-  EXPECT_EQ(m.stuck_orders(), 0);
+  EXPECT_EQ(sample(m, "paycoord_store_unreadable_records"), 3);
+  EXPECT_EQ(sample(m, R"(paycoord_order_counts_info{source="persisted_counters"})"), 1)
+    << "the metrics say where the counts come from";
 }
 
 TEST(metrics, notify_to_ack_is_observed_once_per_confirmation_by_how_it_was_paid) {

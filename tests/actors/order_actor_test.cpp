@@ -231,7 +231,7 @@ TEST_F(order_actor_test, a_failing_disk_makes_the_order_back_off_not_spin) {
   auto opened = order_store::open(other.str(), opts);
   ASSERT_TRUE(opened);
   db = std::shared_ptr<order_store>{std::move(*opened)};
-  store = sys->spawn(store_actor, db, metrics);
+  store = sys->spawn(store_actor, db, metrics, store_actor_options{});
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   run();
   start_registry();

@@ -268,8 +268,10 @@ TEST(order_machine, userpaying_and_errors_retry_without_losing_the_schedule) {
   EXPECT_EQ(y.action, next_action::verify);
   EXPECT_EQ(y.next_due_ms, now + 3'750) << "5 s with jitter in [2.5 s, 5 s] (uniform = 0.5)";
   EXPECT_EQ(y.query_failures, 1u);
-  y = m.on_query(y, query_result{query_outcome::not_found, {}, 404, ""}, now)
-        .record;
+  query_result unknown;
+  unknown.outcome = query_outcome::not_found;
+  unknown.status = 404;
+  y = m.on_query(y, unknown, now).record;
   EXPECT_EQ(y.verify_step, 1u) << "404 is 'not paid': next step";
   EXPECT_EQ(y.query_failures, 0u) << "an answer ends the run of failures";
 }

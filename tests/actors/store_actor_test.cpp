@@ -17,7 +17,7 @@ write_set one_order(int i) {
   write_set set;
   order_record x;
   x.out_trade_no = "G" + std::to_string(i);
-  set.orders.push_back(x);
+  set.put(x, nullptr);
   set.events.emplace_back(x.out_trade_no, order_event{1, 1, "created", "{}"});
   return set;
 }
@@ -56,7 +56,7 @@ TEST(store_actor_threads, concurrent_writers_get_fewer_syncs_than_writes) {
   register_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{2});
   caf::actor_system sys{cfg};
-  auto store = sys.spawn<caf::detached>(store_actor, db, std::shared_ptr<metrics>{});
+  auto store = sys.spawn<caf::detached>(store_actor, db, std::shared_ptr<metrics>{}, store_actor_options{});
   constexpr int threads = 8, per_thread = 40;
   std::atomic<int> ok{0};
   std::vector<std::thread> pool;
@@ -86,7 +86,7 @@ write_set notified(const std::string& order, const std::string& notification_id,
   order_record x;
   x.out_trade_no = order;
   x.event_seq = seq;
-  set.orders.push_back(x);
+  set.put(x, nullptr);
   set.events.emplace_back(order, order_event{seq, 1, "notify_event", "{}"});
   set.notifications.emplace_back(notification_id, order);
   return set;
@@ -140,7 +140,7 @@ TEST(store_actor_disk, a_failed_sync_makes_the_store_unwritable_until_it_reopens
   register_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{2});
   caf::actor_system sys{cfg};
-  auto store = sys.spawn<caf::detached>(store_actor, db, m);
+  auto store = sys.spawn<caf::detached>(store_actor, db, m, store_actor_options{});
   caf::scoped_actor self{sys};
   auto write = [&](int i) {
     bool ok = false;

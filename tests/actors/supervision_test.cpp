@@ -75,11 +75,11 @@ TEST_F(supervision_test, timers_arm_replace_cancel_and_fire_in_due_order) {
   });
   auto timers = sys->spawn(timers_actor, target, timer_options());
   auto t = clock->now;
-  caf::anon_send(timers, arm_timer{"A", t + 10'000, 1});
-  caf::anon_send(timers, arm_timer{"B", t + 5'000, 1});
-  caf::anon_send(timers, arm_timer{"C", t + 20'000, 1});
-  caf::anon_send(timers, arm_timer{"D", t + 7'000, 1});
-  caf::anon_send(timers, arm_timer{"C", t + 1'000, 2}); // replaces C
+  caf::anon_send(timers, arm_timer{"A", t + 10'000});
+  caf::anon_send(timers, arm_timer{"B", t + 5'000});
+  caf::anon_send(timers, arm_timer{"C", t + 20'000});
+  caf::anon_send(timers, arm_timer{"D", t + 7'000});
+  caf::anon_send(timers, arm_timer{"C", t + 1'000}); // replaces C
   caf::anon_send(timers, cancel_atom_v, std::string{"B"});
   run();
   EXPECT_EQ(request<uint64_t>(timers, live_atom_v), 3u);
@@ -128,16 +128,16 @@ TEST_F(supervision_test, recovery_re_arms_every_non_terminal_order_and_no_termin
     } else if (s != order_state::pending) {
       x.action = next_action::none;
     }
-    set.orders.push_back(x);
+    set.put(x, nullptr);
   }
   ASSERT_TRUE(db->commit(set));
-  start_registry();
-  EXPECT_EQ(request<uint64_t>(registry, recover_atom_v), 2u);
-  EXPECT_EQ(live_orders(), 2u);
-  for (auto n : metrics->order_counts())
-    EXPECT_EQ(n, 1) << "the recovery scan counts every state";
-  EXPECT_EQ(request<uint64_t>(current_timers(), live_atom_v), 2u);
+  for (auto n : db->counts().by_state)
+    EXPECT_EQ(n, 1) << "the store counts every state as it writes";
   world->query["R_PENDING"] = paid("R_PENDING");
+  // The timers service pages the index in as it starts; both overdue
+  // timers fire at once, and their orders load from the store.
+  start_registry();
+  EXPECT_TRUE(request<uint64_t>(registry, recover_atom_v).has_value());
   advance(1s);
   EXPECT_EQ(stored("R_PAID")->state, order_state::confirmed)
     << "overdue timers fire at once after recovery";
@@ -145,23 +145,24 @@ TEST_F(supervision_test, recovery_re_arms_every_non_terminal_order_and_no_termin
   for (auto id : {"R_CONFIRMED", "R_CLOSED", "R_ANOMALY", "R_ORPHAN", "R_FAULTED"})
     EXPECT_EQ(std::count(world->queries.begin(), world->queries.end(), id), 0)
       << id;
+  auto counts = metrics->orders_by_state();
+  EXPECT_EQ(counts[static_cast<size_t>(order_state::confirmed)], 3);
+  EXPECT_EQ(counts[static_cast<size_t>(order_state::pending)], 0);
 }
 
 TEST_F(supervision_test, recovery_spreads_a_backlog_over_what_the_rate_limit_needs) {
   // 400 pending orders whose first query fell due while paycoord was down;
-  // WeChat takes 100 calls a second: the backlog needs 4 s, so its timers
-  // are spread over 4 s (not the 1 s fixed window), and never more than a
-  // second's worth of calls is due in any one second.
+  // WeChat takes 100 calls a second: the backlog needs 4 s, so its late
+  // timers fire over 4 s, never more than a second's worth in any second.
   auto m = deps().machine;
   write_set set;
   for (int i = 0; i < 400; ++i) {
     auto x = m->create(new_order("B" + std::to_string(1000 + i)), clock->now - 60'000).record;
-    set.orders.push_back(x);
+    set.put(x, nullptr);
   }
   ASSERT_TRUE(db->commit(set));
-  recovery_jitter_ms = 1000;
-  start_registry(100);
-  EXPECT_EQ(request<uint64_t>(registry, recover_atom_v), 400u);
+  late_fires_per_s = 100;
+  start_registry();
   size_t before = 0;
   for (int second = 1; second <= 4; ++second) {
     advance(1s);
@@ -171,6 +172,7 @@ TEST_F(supervision_test, recovery_spreads_a_backlog_over_what_the_rate_limit_nee
     before = world->queries.size();
   }
   EXPECT_EQ(world->queries.size(), 400u) << "every overdue order asked once";
+
 }
 
 // -- the ways out of FAULTED, and store failures (issue "the promise, proven")
@@ -194,7 +196,9 @@ caf::behavior flaky_store(caf::event_based_actor* self, caf::actor real,
       return rp;
     },
     [=](write_atom a, write_set& set) { return self->delegate(real, a, std::move(set)); },
-    [=](recover_atom a) { return self->delegate(real, a); },
+    [=](index_atom a, const timer_entry& after, int64_t until, uint32_t limit) {
+      return self->delegate(real, a, after, until, limit);
+    },
   };
 }
 

@@ -127,7 +127,7 @@ TEST_F(admin_api_test, a_long_timeline_shows_its_newest_events_and_says_it_is_cu
     set.events.emplace_back(x.out_trade_no,
                             order_event{seq, 1'700'000'000'000 + static_cast<int64_t>(seq),
                                         "forward", "{}"});
-  set.orders.push_back(x);
+  set.put(x, nullptr);
   ASSERT_TRUE(db->commit(set));
   auto r = admin("GET", "/admin/api/orders/LONGLIFE01");
   ASSERT_EQ(r.status, 200) << r.body;

@@ -95,7 +95,7 @@ protected:
     register_message_types(cfg);
     cfg.set("scheduler.max-threads", size_t{2});
     sys = std::make_unique<caf::actor_system>(cfg);
-    store = sys->spawn<caf::detached>(store_actor, db, metrics);
+    store = sys->spawn<caf::detached>(store_actor, db, metrics, store_actor_options{});
     wechat = sys->spawn(scripted_wechat, world);
     business = sys->spawn(scripted_business, world);
     order_deps deps;
@@ -107,10 +107,11 @@ protected:
     deps.now_ms = [] { return to_unix_ms(wall_clock::now()); };
     deps.metrics = metrics;
     registry_options ropts;
-    ropts.spawn_timers = [m = metrics](caf::local_actor* self, caf::actor target) {
+    ropts.spawn_timers = [m = metrics, s = store](caf::local_actor* self, caf::actor target) {
       timers_options t;
       t.now_ms = [] { return to_unix_ms(wall_clock::now()); };
       t.metrics = m;
+      t.store = s;
       return self->spawn(timers_actor, std::move(target), t);
     };
     registry = sys->spawn(registry_actor, deps, ropts);

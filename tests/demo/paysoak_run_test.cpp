@@ -38,7 +38,7 @@ TEST(paysoak_run, a_minute_of_kill_9_keeps_every_invariant) {
   // and probe-signed notifications, the business server down and erring.
   const auto& kills = r["kills"];
   EXPECT_GE(kills["kills"].get<int>(), 8);
-  EXPECT_EQ(kills["recoveries_scanned"], kills["kills"]);
+  EXPECT_EQ(kills["recoveries_audited"], kills["kills"]);
   EXPECT_GT(kills["creates_cut"].get<int>(), 0);
   const auto& faults = r["faults"];
   EXPECT_GT(faults["notifications_lost"].get<int>(), 0);

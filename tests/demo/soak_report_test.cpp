@@ -87,20 +87,21 @@ TEST(soak_kills, a_create_counts_as_cut_only_when_the_customer_had_to_try_again)
 
 TEST(soak_kills, recovery_facts_come_from_paycoords_log_and_leveldbs) {
   auto r = parse_recovery(
-    "2026-12-02T08:02:44.836+00:00 info event=store_opened\n"
-    "2026-12-02T08:02:44.836+00:00 info event=recovery_scan active=57 unreadable=2\n"
-    "2026-12-02T08:02:44.837+00:00 info event=ready recovered_orders=57\n",
+    "2026-12-02T08:02:44.836+00:00 info event=store_opened data_dir=d orders=90 active=57\n"
+    "2026-12-02T08:02:44.837+00:00 info event=ready timers_in_memory=57\n"
+    "2026-12-02T08:02:44.839+00:00 info event=audit_done unreadable=2 repaired=1\n",
     "2026/12/02-08:03:08.124443 1404 Recovering log #22\n"
     "2026/12/02-08:03:08.124500 1404 (ignoring error) 000022.log: dropping 123 bytes; "
     "Corruption: truncated record at end of file\n"
     "2026/12/02-08:03:08.125015 1404 Level-0 table #24: started\n");
-  EXPECT_TRUE(r.scanned);
+  EXPECT_TRUE(r.audited);
   EXPECT_EQ(r.active, 57);
   EXPECT_EQ(r.unreadable, 2);
+  EXPECT_EQ(r.index_repairs, 1);
   EXPECT_EQ(r.logs_replayed, 1);
   EXPECT_EQ(r.torn_records, 1);
 
-  EXPECT_FALSE(parse_recovery("info event=ready recovered_orders=0\n", "").scanned);
+  EXPECT_FALSE(parse_recovery("info event=ready timers_in_memory=0\n", "").audited);
 }
 
 TEST(soak_audit, a_clean_store_counts_nothing) {
@@ -141,6 +142,9 @@ TEST(soak_audit, unreadable_and_inconsistent_records_are_counted) {
 TEST(soak_audit, an_open_order_needs_a_live_armed_timer_or_a_call_in_flight) {
   auto no_actor = armed("PENDING");
   no_actor.actor_alive = false;
+  auto passivated = armed("PENDING");
+  passivated.actor_alive = false;
+  passivated.passivated = true;
   auto no_action = armed("PAID");
   no_action.next_action.clear();
   auto calling = armed("PENDING");
@@ -154,8 +158,9 @@ TEST(soak_audit, an_open_order_needs_a_live_armed_timer_or_a_call_in_flight) {
                       {"A2", no_action},
                       {"A3", calling},
                       {"A4", stale},
-                      {"A5", late_but_fine}});
-  EXPECT_EQ(a.active, 5);
+                      {"A5", late_but_fine},
+                      {"A6", passivated}});
+  EXPECT_EQ(a.active, 6);
   EXPECT_EQ(a.without_timer, 2);
   EXPECT_EQ(a.overdue_timers, 1);
   EXPECT_EQ(a.failing, (std::vector<std::string>{"A1", "A2", "A4"}));
@@ -186,8 +191,9 @@ TEST(soak_invariants, every_failing_count_fails_its_invariant) {
   a.parked = 8;
   kill_summary k;
   k.kills = 5;
-  k.recoveries_scanned = 4;
+  k.recoveries_audited = 4;
   k.unreadable_at_recovery = 2;
+  k.index_repairs = 2;
   auto all = soak_invariants(r, a, k);
   EXPECT_EQ(invariant(all, "paid_not_confirmed").value, 1);
   EXPECT_EQ(invariant(all, "paid_minus_delivered").value, 1);
@@ -195,7 +201,8 @@ TEST(soak_invariants, every_failing_count_fails_its_invariant) {
   EXPECT_EQ(invariant(all, "wrongly_paid").value, 3);
   EXPECT_EQ(invariant(all, "records_lost").value, 4);
   EXPECT_EQ(invariant(all, "records_unreadable").value, 5);
-  EXPECT_EQ(invariant(all, "restarts_unscanned").value, 1);
+  EXPECT_EQ(invariant(all, "restarts_unaudited").value, 1);
+  EXPECT_EQ(invariant(all, "index_repairs").value, 2);
   EXPECT_EQ(invariant(all, "records_inconsistent").value, 6);
   EXPECT_EQ(invariant(all, "orders_without_timer").value, 7);
   EXPECT_EQ(invariant(all, "parked_orders").value, 8);

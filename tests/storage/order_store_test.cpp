@@ -58,7 +58,7 @@ TEST(order_store, round_trips_every_field_of_a_record) {
   x.parked_reason = "why";
   x.event_seq = 9;
   write_set set;
-  set.orders.push_back(x);
+  set.put(x, nullptr);
   ASSERT_TRUE(store->commit(set));
   auto got = store->get_order("A2026112600001");
   ASSERT_TRUE(got);
@@ -98,8 +98,8 @@ TEST(order_store, pages_through_orders_in_key_order_with_a_state_filter) {
   for (int i = 0; i < 25; ++i) {
     char id[16];
     std::snprintf(id, sizeof(id), "ORD%03d", i);
-    set.orders.push_back(make_order(id, i % 5 == 0 ? order_state::confirmed
-                                                   : order_state::pending));
+    set.put(make_order(id, i % 5 == 0 ? order_state::confirmed
+                                                   : order_state::pending), nullptr);
   }
   ASSERT_TRUE(store->commit(set));
   std::vector<std::string> seen;
@@ -167,7 +167,7 @@ TEST(order_store, corrupt_and_unknown_version_records_are_errors_naming_the_key)
   EXPECT_NE(wrong.error().message.find("amount_total"), std::string::npos);
   // Recovery skips them by key and still sees the good ones.
   write_set set;
-  set.orders.push_back(make_order("GOOD"));
+  set.put(make_order("GOOD"), nullptr);
   ASSERT_TRUE(store->commit(set));
   std::vector<std::string> good, bad;
   store->for_each_order([&](const order_record& x) { good.push_back(x.out_trade_no); },
@@ -192,8 +192,8 @@ TEST(order_store, counts_batches_and_syncs) {
   temp_dir dir;
   auto store = open_store(dir);
   write_set a, b;
-  a.orders.push_back(make_order("A"));
-  b.orders.push_back(make_order("B"));
+  a.put(make_order("A"), nullptr);
+  b.put(make_order("B"), nullptr);
   ASSERT_TRUE(store->commit({&a, &b}, true));
   auto s = store->stats();
   EXPECT_EQ(s.write_sets, 2u);
@@ -216,7 +216,7 @@ TEST(order_store, a_synced_write_survives_sigkill_right_after_the_answer) {
       _exit(2);
     for (int i = 0; i < 50; ++i) {
       write_set set;
-      set.orders.push_back(make_order("K" + std::to_string(i)));
+      set.put(make_order("K" + std::to_string(i)), nullptr);
       set.events.emplace_back("K" + std::to_string(i),
                               order_event{1, 1, "created", "{}"});
       if (!(*store)->commit(set, true))
@@ -256,7 +256,7 @@ namespace {
 
 write_set order_set(const std::string& id) {
   write_set set;
-  set.orders.push_back(make_order(id));
+  set.put(make_order(id), nullptr);
   set.events.emplace_back(id, order_event{1, 1, "created", "{}"});
   return set;
 }
