@@ -1,5 +1,6 @@
 #include "actors/metrics.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -94,9 +95,22 @@ struct metrics::families {
                     .Add({})),
       timers_armed(prometheus::BuildGauge()
                      .Name("paycoord_timers_armed")
-                     .Help("Order timers armed in the timers service")
+                     .Help("Order timers held in the timers service's memory (the window of the "
+                           "store's timer index)")
                      .Register(r)
                      .Add({})),
+      timers_fired(prometheus::BuildCounter()
+                     .Name("paycoord_timers_fired_total")
+                     .Help("Order timers fired, by whether they were late (due more than 1 s "
+                           "before their turn: downtime, a clock jump, a backlog)")
+                     .Register(r)),
+      timer_lateness(prometheus::BuildHistogram()
+                       .Name("paycoord_timer_lateness_seconds")
+                       .Help("From an order timer's due time to its fire")
+                       .Register(r)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10,
+                                  60, 600, 3600})),
       restarts(prometheus::BuildCounter()
                  .Name("paycoord_actor_restarts_total")
                  .Help("Order actors respawned by the registry after a crash")
@@ -168,6 +182,8 @@ struct metrics::families {
                     .Register(r)) {
     for (size_t i = 0; i < state_count; ++i)
       order_series[i] = &orders.Add({{"state", to_string(static_cast<order_state>(i))}});
+    fired_on_time = &timers_fired.Add({{"late", "false"}});
+    fired_late = &timers_fired.Add({{"late", "true"}});
     for (auto s : {order_state::anomaly, order_state::orphan, order_state::faulted})
       unresolved_series[static_cast<size_t>(s)] = &unresolved.Add({{"state", to_string(s)}});
     for (size_t i = 0; i < notify_outcomes; ++i)
@@ -194,6 +210,10 @@ struct metrics::families {
   prometheus::Gauge& counts_source;
   prometheus::Gauge& live_actors;
   prometheus::Gauge& timers_armed;
+  prometheus::Family<prometheus::Counter>& timers_fired;
+  prometheus::Histogram& timer_lateness;
+  prometheus::Counter* fired_on_time = nullptr;
+  prometheus::Counter* fired_late = nullptr;
   prometheus::Counter& restarts;
   prometheus::Gauge& ready;
   prometheus::Gauge& store_writable;
@@ -284,6 +304,11 @@ int64_t metrics::unreadable_records() const {
 
 void metrics::set_live_actors(uint64_t n) {
   f_->live_actors.Set(static_cast<double>(n));
+}
+
+void metrics::timer_fired(int64_t lateness_ms, bool late) {
+  (late ? f_->fired_late : f_->fired_on_time)->Increment();
+  f_->timer_lateness.Observe(static_cast<double>(std::max<int64_t>(lateness_ms, 0)) / 1000.0);
 }
 
 void metrics::set_timers_armed(uint64_t n) {

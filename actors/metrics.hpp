@@ -107,6 +107,9 @@ public:
   /// Live order actors / timers armed (set by their owners on change).
   void set_live_actors(uint64_t n);
   void set_timers_armed(uint64_t n);
+  /// One order timer fired `lateness_ms` after its due time; `late` when it
+  /// was due longer ago than the service's late threshold at its turn.
+  void timer_fired(int64_t lateness_ms, bool late);
   void actor_restarted();
   void set_ready(bool ready);
   /// The store can write (false from a failed commit until it reopened);

@@ -20,14 +20,18 @@ void remove(timers_state& st, const std::string& id) {
   auto i = st.entries.find(id);
   if (i == st.entries.end())
     return;
-  st.queue.erase({i->second, id});
+  st.queue.erase({i->second.due_ms, id});
   st.entries.erase(i);
 }
 
-void insert(timers_state& st, const std::string& id, int64_t due_ms) {
+void insert(timers_state& st, const std::string& id, int64_t due_ms, int64_t first_due_ms) {
   remove(st, id);
-  st.entries.emplace(id, due_ms);
+  st.entries.emplace(id, timers_state::entry{due_ms, first_due_ms});
   st.queue.emplace(due_ms, id);
+}
+
+void insert(timers_state& st, const std::string& id, int64_t due_ms) {
+  insert(st, id, due_ms, due_ms);
 }
 
 /// Every index entry due no later than this is in memory, fired, or in the
@@ -135,19 +139,23 @@ void tick(self_ptr self) {
          && work < st.options.max_fires_per_tick) {
     ++work;
     auto [due, id] = *st.queue.begin();
-    if (rate > 0 && due < now - st.options.late_after_ms) {
+    auto first_due = st.entries.at(id).first_due_ms;
+    bool late = first_due < now - st.options.late_after_ms;
+    if (late && rate > 0 && first_due == due) {
       // Late: one slot each, `1000 / rate` ms apart, in due order.
       auto slot = std::max(st.late_slot_ms, static_cast<double>(now));
       st.late_slot_ms = slot + 1000.0 / static_cast<double>(rate);
       if (slot > static_cast<double>(now)) {
-        insert(st, id, static_cast<int64_t>(slot)); // fires at its slot
+        insert(st, id, static_cast<int64_t>(slot), first_due); // fires at its slot
         continue;
       }
-      ++st.fired_late;
     }
     remove(st, id);
     self->send(st.target, timer_fired{id});
     ++st.fired;
+    st.fired_late += late;
+    if (st.options.metrics)
+      st.options.metrics->timer_fired(now - first_due, late);
   }
   count_armed(st);
   page(self);
@@ -208,7 +216,7 @@ caf::behavior timers_actor(caf::stateful_actor<timers_state>* self,
     [=](snapshot_atom, const std::string& out_trade_no) {
       auto& st = self->state;
       auto i = st.entries.find(out_trade_no);
-      return i == st.entries.end() ? int64_t{0} : i->second;
+      return i == st.entries.end() ? int64_t{0} : i->second.due_ms;
     },
   };
 }

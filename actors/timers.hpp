@@ -51,8 +51,14 @@ struct timers_options {
 struct timers_state {
   static inline const char* name = "timers";
 
+  struct entry {
+    int64_t due_ms;
+    /// The due time it had before it was moved to a late slot (else due_ms).
+    int64_t first_due_ms;
+  };
+
   /// One entry per order (in memory): arming replaces, cancel removes.
-  std::unordered_map<std::string, int64_t> entries;
+  std::unordered_map<std::string, entry> entries;
   /// The same entries ordered by due time.
   std::set<std::pair<int64_t, std::string>> queue;
   /// Due time the earliest pending tick was scheduled for.
