@@ -442,6 +442,10 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
   auto& st = self->state;
   st.deps = std::move(deps);
   st.restarts = start.restarts;
+  if (auto& told = st.deps.lifecycle) {
+    told(start.out_trade_no, +1);
+    self->attach_functor([told, id = start.out_trade_no] { told(id, -1); });
+  }
   if (start.record) {
     st.has_record = true;
     st.record = std::move(*start.record);

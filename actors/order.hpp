@@ -35,6 +35,10 @@ struct order_deps {
   /// The registry that routes this order's messages (set by the registry).
   /// An order that needs no actor asks it for leave to stop, see below.
   caf::actor registry;
+  /// Told by every order actor as it starts (+1) and as it exits (-1), on
+  /// its own thread (optional: the handshake test counts the actors of an
+  /// order with it, never trusting the registry's view).
+  std::function<void(const std::string& out_trade_no, int delta)> lifecycle;
 };
 
 struct order_actor_state {
@@ -61,6 +65,7 @@ struct order_actor_state {
 
 /// How an order actor starts.
 struct order_start {
+  std::string out_trade_no;           ///< the order it is spawned for
   std::optional<order_record> record; ///< nullopt: not in the store (yet)
   uint32_t restarts = 0;              ///< crashes so far (from the registry)
 };

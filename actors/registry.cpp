@@ -19,7 +19,7 @@ void count_live(self_ptr self) {
 caf::actor spawn_order(self_ptr self, const std::string& id,
                        std::optional<order_record> record, uint32_t restarts) {
   auto& st = self->state;
-  order_start start{std::move(record), restarts};
+  order_start start{id, std::move(record), restarts};
   ++st.spawned;
   auto actor = self->spawn<caf::monitored>(order_actor, st.deps,
                                            std::move(start));
