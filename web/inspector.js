@@ -796,7 +796,9 @@
 
     const actor = $('detail-actor');
     actor.replaceChildren();
-    field(actor, 'alive', 'In memory', a.alive ? 'yes' : 'no', { help: 'an order actor is loaded now (finished and idle orders have none)' });
+    field(actor, 'alive', 'In memory', a.alive ? 'yes' : a.passivated ? 'no (passivated)' : 'no',
+      { help: a.passivated ? 'open, with nothing due soon: its timer waits in the store and loads it when it fires'
+                           : 'an order actor is loaded now (finished and idle orders have none)' });
     const armed = a.next_action && a.next_due;
     field(actor, 'next_action', 'Next action', armed ? (ACTION_NAMES[a.next_action] || String(a.next_action)) : (PARKED.has(state) ? 'none — parked' : 'none'));
     field(actor, 'next_due', 'Due', armed ? timeNode(a.next_due, { due: true }) : '');

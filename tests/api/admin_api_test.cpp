@@ -140,3 +140,37 @@ TEST_F(admin_api_test, a_long_timeline_shows_its_newest_events_and_says_it_is_cu
   EXPECT_EQ(j["events_truncated"], true);
   EXPECT_EQ(j["actor"]["alive"], false);
 }
+
+TEST_F(admin_api_test, a_passivated_order_shows_its_timer_from_the_store) {
+  // Open, its next step hours away, no actor in memory (as after a restart,
+  // or once it passivated): the detail shows the index entry as its timer.
+  auto due = to_unix_ms(wall_clock::now()) + 3 * 3'600'000;
+  order_record x;
+  x.out_trade_no = "IDLE000001";
+  x.state = order_state::pending;
+  x.amount_total = 100;
+  x.action = next_action::verify;
+  x.next_due_ms = due;
+  write_set set;
+  set.put(x, nullptr);
+  ASSERT_TRUE(db->commit(set));
+  auto r = admin("GET", "/admin/api/orders/IDLE000001");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto a = json::parse(r.body)["actor"];
+  EXPECT_EQ(a["alive"], false);
+  EXPECT_EQ(a["passivated"], true);
+  EXPECT_EQ(a["next_action"], "verify");
+  EXPECT_EQ(a["next_due"], format_rfc3339(from_unix_ms(due)));
+  // A record whose index entry is missing (only a damaged store has one) is
+  // not shown as armed: the inspector must not claim a timer that is not
+  // there.
+  ASSERT_TRUE(db->put_raw(order_store::order_key("NOINDEX001"),
+                          encode([&] {
+                            auto y = x;
+                            y.out_trade_no = "NOINDEX001";
+                            return y;
+                          }())));
+  auto missing = json::parse(admin("GET", "/admin/api/orders/NOINDEX001").body)["actor"];
+  EXPECT_EQ(missing["passivated"], false);
+  EXPECT_TRUE(missing["next_action"].is_null());
+}

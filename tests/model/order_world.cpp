@@ -192,9 +192,10 @@ std::string check(const world& w, const order_record* before, input_kind k, bool
     return std::string{"a forward started in state "} + paycoord::to_string(x.state)
            + (w.matching_success ? "" : " without a matching verified payment");
   if (is_active(x.state) && w.in_flight == call::none) {
-    if (x.action == next_action::none || x.next_due_ms <= 0)
+    // What the store indexes (facts_of): an entry due at a real time.
+    if (!facts_of(x).has_timer() || x.next_due_ms <= 0)
       return std::string{"active order in "} + paycoord::to_string(x.state)
-             + " with nothing armed and no call in flight";
+             + " with no timer in the index and no call in flight";
     bool fits = x.state == order_state::paid ? x.action == next_action::forward
                                              : x.action != next_action::forward;
     if (!fits)
