@@ -101,7 +101,13 @@ void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts,
       [=](caf::error& err) {
         auto& st = self->state;
         bool had_timer = answer_held(self, id, "order could not be loaded");
-        bool must_retry = had_timer || st.respawning.count(id) > 0;
+        // A record that does not decode will not decode the next time: no
+        // loop of loads. Its index entry stays, so the next start tries once
+        // more; the audit counts it.
+        bool unreadable = err && err.category() == store_error_category
+                          && (err.code() == static_cast<uint8_t>(store_errc::corrupt)
+                              || err.code() == static_cast<uint8_t>(store_errc::unknown_version));
+        bool must_retry = !unreadable && (had_timer || st.respawning.count(id) > 0);
         spdlog::error("event=order_load_failed out_trade_no={} attempt={} retry={} "
                       "error=\"{}\"",
                       id, attempt + 1, must_retry, caf::to_string(err));

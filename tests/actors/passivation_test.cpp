@@ -137,3 +137,36 @@ TEST_F(passivation_test, recovery_loads_no_order) {
   EXPECT_EQ(world->queries.size(), 50u);
   caf::anon_send_exit(real, caf::exit_reason::user_shutdown);
 }
+
+// A record that does not decode, with its timer due: loading it fails, and
+// it is not tried again and again (it would fail the same way): once per
+// fire, and its index entry waits for a person (the audit counts it).
+TEST_F(passivation_test, an_unreadable_record_is_not_loaded_in_a_loop) {
+  order_record x;
+  x.out_trade_no = "BROKEN01";
+  x.action = next_action::verify;
+  x.next_due_ms = clock->now + 1'000;
+  write_set set;
+  set.put(x, nullptr);
+  ASSERT_TRUE(db->commit(set));
+  ASSERT_TRUE(db->put_raw(order_store::order_key("BROKEN01"), "{not json"));
+  auto loads = std::make_shared<int>(0);
+  auto real = store;
+  store = sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    return {
+      [=](load_atom a, const std::string& id) {
+        ++*loads;
+        return self->delegate(real, a, id);
+      },
+      [=](index_atom a, const timer_entry& after, int64_t until, uint32_t limit) {
+        return self->delegate(real, a, after, until, limit);
+      },
+      [=](write_atom a, write_set& s) { return self->delegate(real, a, std::move(s)); },
+    };
+  });
+  start_registry();
+  advance(30s);
+  EXPECT_EQ(*loads, 1);
+  EXPECT_EQ(live_orders(), 0u);
+  caf::anon_send_exit(real, caf::exit_reason::user_shutdown);
+}
