@@ -12,41 +12,13 @@
 #include <leveldb/write_batch.h>
 
 #include "storage/log_sync_env.hpp"
+#include "storage/store_keys.hpp"
 
 namespace paycoord {
 
+using namespace store_detail;
+
 namespace {
-
-constexpr std::string_view order_prefix = "o/";
-constexpr std::string_view event_prefix = "e/";
-constexpr std::string_view notification_prefix = "n/";
-constexpr std::string_view orphan_event_prefix = "u/";
-constexpr std::string_view timer_prefix = "t/";
-constexpr std::string_view schema_key = "m/schema";
-constexpr std::string_view counts_key = "m/counts";
-/// Digits of a due time in a timer key (zero-padded: byte order = due order).
-constexpr size_t due_digits = 20;
-
-store_error closed_error() {
-  return store_error{store_errc::closed, "", "store is closed (a reopen failed)"};
-}
-
-store_error io_error(std::string_view key, const leveldb::Status& s) {
-  return store_error{store_errc::io, std::string{key}, s.ToString()};
-}
-
-leveldb::Slice slice(std::string_view x) {
-  return leveldb::Slice{x.data(), x.size()};
-}
-
-std::string_view view(const leveldb::Slice& x) {
-  return std::string_view{x.data(), x.size()};
-}
-
-store_error refused_error() {
-  return store_error{store_errc::io, "",
-                     "an earlier write failed; writes wait until the store reopens"};
-}
 
 /// Collects what a non-paranoid open reports dropping from the log
 /// ("<file>: dropping N bytes; <reason>", from the thread that opens) and
@@ -176,88 +148,6 @@ order_store::open(const std::string& dir, store_options opts) {
   return store;
 }
 
-expected<done, store_error> order_store::load_schema() {
-  std::string value;
-  auto s = db_->Get(leveldb::ReadOptions{}, slice(schema_key), &value);
-  if (s.IsNotFound()) {
-    // A new store: an empty index and zero counts are the truth.
-    leveldb::WriteBatch batch;
-    batch.Put(slice(counts_key), encode(counts_));
-    batch.Put(slice(schema_key), std::to_string(schema_version));
-    leveldb::WriteOptions wo;
-    wo.sync = true;
-    if (s = db_->Write(wo, &batch); !s.ok())
-      return make_unexpected(io_error(schema_key, s));
-    return done{};
-  }
-  if (!s.ok())
-    return make_unexpected(io_error(schema_key, s));
-  if (value == "1") {
-    migration_.from_schema = 1;
-    return rebuild(true);
-  }
-  if (value != std::to_string(schema_version))
-    return make_unexpected(
-      store_error{store_errc::unknown_version, std::string{schema_key},
-                  "store schema '" + value + "', this build reads 1 and "
-                    + std::to_string(schema_version)});
-  s = db_->Get(leveldb::ReadOptions{}, slice(counts_key), &value);
-  if (!s.ok() && !s.IsNotFound())
-    return make_unexpected(io_error(counts_key, s));
-  if (s.ok())
-    if (auto counts = decode_counts(counts_key, value)) {
-      counts_ = *counts;
-      return done{};
-    }
-  // Only a damaged disk loses the counts: count again (the index is kept).
-  migration_.recounted = true;
-  return rebuild(false);
-}
-
-expected<done, store_error> order_store::rebuild(bool index) {
-  // Unsynced batches of a few thousand records, then one synced batch with
-  // the counts and the schema: until that lands the store still reads as
-  // the old schema (or with no counts), and the next open starts again. The
-  // index entries written by a crashed run are the same ones again.
-  constexpr size_t batch_records = 4096;
-  order_counts counts;
-  leveldb::WriteBatch batch;
-  size_t in_batch = 0;
-  leveldb::Status failed;
-  leveldb::WriteOptions unsynced;
-  for_each_order(
-    [&](const order_record& x) {
-      ++migration_.orders;
-      auto facts = facts_of(x);
-      counts.moved(std::nullopt, facts);
-      if (!index || !facts.has_timer())
-        return;
-      batch.Put(timer_key(facts.timer_due_ms, x.out_trade_no), leveldb::Slice{});
-      ++migration_.timers;
-      if (++in_batch == batch_records && failed.ok()) {
-        failed = db_->Write(unsynced, &batch);
-        batch.Clear();
-        in_batch = 0;
-      }
-    },
-    [&](const store_error& err) {
-      ++migration_.unreadable;
-      if (err.code != store_errc::corrupt && err.code != store_errc::unknown_version
-          && failed.ok())
-        failed = leveldb::Status::IOError(err.to_string());
-    });
-  if (!failed.ok())
-    return make_unexpected(io_error(order_prefix, failed));
-  batch.Put(slice(counts_key), encode(counts));
-  batch.Put(slice(schema_key), std::to_string(schema_version));
-  leveldb::WriteOptions wo;
-  wo.sync = true;
-  if (auto s = db_->Write(wo, &batch); !s.ok())
-    return make_unexpected(io_error(schema_key, s));
-  counts_ = counts;
-  return done{};
-}
-
 // -- keys --------------------------------------------------------------------
 
 std::string order_store::order_key(std::string_view out_trade_no) {
@@ -342,19 +232,10 @@ order_store::commit(const std::vector<const write_set*>& sets, bool sync) {
     for (auto& x : set->orphan_events)
       batch.Put(orphan_event_key(x.out_trade_no, x.notification_id), encode(x.event));
   }
-  if (!db_)
-    return make_unexpected(closed_error());
-  if (write_failed_)
-    return make_unexpected(refused_error());
-  leveldb::WriteOptions wo;
-  wo.sync = sync;
   if (moved)
     batch.Put(slice(counts_key), encode(counts));
-  auto s = db_->Write(wo, &batch);
-  if (!s.ok()) {
-    write_failed_ = true;
-    return make_unexpected(io_error("", s));
-  }
+  if (auto written = write_batch(batch, sync); !written)
+    return written;
   counts_ = counts;
   write_sets_ += sets.size();
   ++batches_;
@@ -368,13 +249,13 @@ expected<done, store_error> order_store::commit(const write_set& set,
   return commit(std::vector<const write_set*>{&set}, sync);
 }
 
-expected<done, store_error> order_store::write_batch(leveldb::WriteBatch& batch) {
+expected<done, store_error> order_store::write_batch(leveldb::WriteBatch& batch, bool sync) {
   if (!db_)
     return make_unexpected(closed_error());
   if (write_failed_)
     return make_unexpected(refused_error());
   leveldb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync;
   if (auto s = db_->Write(wo, &batch); !s.ok()) {
     write_failed_ = true;
     return make_unexpected(io_error("", s));
@@ -384,18 +265,9 @@ expected<done, store_error> order_store::write_batch(leveldb::WriteBatch& batch)
 
 expected<done, store_error> order_store::put_raw(std::string_view key,
                                                  std::string_view value) {
-  if (!db_)
-    return make_unexpected(closed_error());
-  if (write_failed_)
-    return make_unexpected(refused_error());
-  leveldb::WriteOptions wo;
-  wo.sync = true;
-  auto s = db_->Put(wo, slice(key), slice(value));
-  if (!s.ok()) {
-    write_failed_ = true;
-    return make_unexpected(io_error(key, s));
-  }
-  return done{};
+  leveldb::WriteBatch batch;
+  batch.Put(slice(key), slice(value));
+  return write_batch(batch);
 }
 
 // -- reads -------------------------------------------------------------------
@@ -593,126 +465,6 @@ order_store::orphan_events(std::string_view out_trade_no, std::string_view after
   if (!it->status().ok())
     return make_unexpected(io_error(prefix, it->status()));
   return result;
-}
-
-// -- audit -------------------------------------------------------------------
-
-namespace {
-
-/// Walks up to `limit` keys under `prefix` after `prefix + after`
-/// (exclusive), calling `f(key, value)`; a false or an error from `f` stops
-/// it. Returns the cursor to continue from (empty at the end).
-template <class F>
-expected<std::string, store_error> walk(leveldb::DB& db, std::string_view prefix,
-                                        std::string_view after, size_t limit, F f) {
-  std::unique_ptr<leveldb::Iterator> it{db.NewIterator({})};
-  std::string start{prefix};
-  start += after;
-  it->Seek(start);
-  if (!after.empty() && it->Valid() && view(it->key()) == start)
-    it->Next();
-  size_t examined = 0;
-  std::string last;
-  for (; it->Valid(); it->Next()) {
-    auto key = view(it->key());
-    if (key.substr(0, prefix.size()) != prefix)
-      return std::string{};
-    if (examined == limit)
-      return last;
-    ++examined;
-    last = std::string{key.substr(prefix.size())};
-    if (auto ok = f(key, view(it->value())); !ok)
-      return make_unexpected(ok.error());
-  }
-  if (!it->status().ok())
-    return make_unexpected(io_error(start, it->status()));
-  return std::string{};
-}
-
-} // namespace
-
-expected<audit_step, store_error> order_store::audit_records(std::string_view after,
-                                                             size_t limit) {
-  if (!db_)
-    return make_unexpected(closed_error());
-  audit_step step;
-  leveldb::WriteBatch repairs;
-  std::string value;
-  auto next = walk(*db_, order_prefix, after, limit,
-                   [&](std::string_view key, std::string_view bytes) -> expected<done, store_error> {
-                     ++step.examined;
-                     auto record = decode_order(key, bytes);
-                     if (!record) {
-                       ++step.unreadable;
-                       return done{};
-                     }
-                     auto facts = facts_of(*record);
-                     if (!facts.has_timer())
-                       return done{};
-                     auto tkey = timer_key(facts.timer_due_ms, record->out_trade_no);
-                     auto s = db_->Get(leveldb::ReadOptions{}, tkey, &value);
-                     if (s.IsNotFound()) {
-                       repairs.Put(tkey, leveldb::Slice{});
-                       step.repaired.push_back("index entry missing: " + tkey);
-                     } else if (!s.ok()) {
-                       return make_unexpected(io_error(tkey, s));
-                     }
-                     return done{};
-                   });
-  if (!next)
-    return make_unexpected(next.error());
-  step.next = std::move(*next);
-  if (!step.repaired.empty())
-    if (auto ok = write_batch(repairs); !ok)
-      return make_unexpected(ok.error());
-  return step;
-}
-
-expected<audit_step, store_error> order_store::audit_index(std::string_view after,
-                                                           size_t limit) {
-  if (!db_)
-    return make_unexpected(closed_error());
-  audit_step step;
-  leveldb::WriteBatch repairs;
-  std::string value;
-  auto next = walk(*db_, timer_prefix, after, limit,
-                   [&](std::string_view key, std::string_view) -> expected<done, store_error> {
-                     ++step.examined;
-                     auto rest = key.substr(timer_prefix.size());
-                     std::string why;
-                     if (rest.size() <= due_digits + 1 || rest[due_digits] != '/') {
-                       why = "not an index key";
-                     } else {
-                       auto id = rest.substr(due_digits + 1);
-                       auto okey = order_key(id);
-                       auto s = db_->Get(leveldb::ReadOptions{}, okey, &value);
-                       if (!s.ok() && !s.IsNotFound())
-                         return make_unexpected(io_error(okey, s));
-                       if (s.IsNotFound()) {
-                         why = "no such order";
-                       } else if (auto record = decode_order(okey, value)) {
-                         auto facts = facts_of(*record);
-                         if (!facts.has_timer())
-                           why = "the order needs no timer";
-                         else if (timer_key(facts.timer_due_ms, id) != key)
-                           why = "the order is due at another time";
-                       }
-                       // An unreadable record keeps its entry: the first
-                       // pass counted it, and a person may yet repair it.
-                     }
-                     if (!why.empty()) {
-                       repairs.Delete(slice(key));
-                       step.repaired.push_back("index entry " + std::string{key} + ": " + why);
-                     }
-                     return done{};
-                   });
-  if (!next)
-    return make_unexpected(next.error());
-  step.next = std::move(*next);
-  if (!step.repaired.empty())
-    if (auto ok = write_batch(repairs); !ok)
-      return make_unexpected(ok.error());
-  return step;
 }
 
 uint64_t order_store::approximate_size() const {

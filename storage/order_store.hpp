@@ -319,8 +319,14 @@ private:
   open_db(const std::string& dir, const store_options& opts, leveldb::Env* env,
           log_salvage& salvage);
 
-  /// Writes `batch` synced, as commit does (refused after a failed write).
-  expected<done, store_error> write_batch(leveldb::WriteBatch& batch);
+  /// Writes `batch` (refused after a failed write, which marks the store
+  /// for a reopen).
+  expected<done, store_error> write_batch(leveldb::WriteBatch& batch, bool sync = true);
+
+  /// The common end of an audit step: the cursor, and the repairs written.
+  expected<audit_step, store_error> finish_audit(audit_step step,
+                                                 expected<std::string, store_error> next,
+                                                 leveldb::WriteBatch& repairs);
 
   /// Reads the schema and the counts, migrating or recounting as needed.
   expected<done, store_error> load_schema();
