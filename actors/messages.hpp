@@ -241,7 +241,7 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
            x.closed_at_wechat, x.close_attempts, x.queries, x.query_failures,
            x.forward_attempts, x.first_forward_failure_ms, x.stuck,
            x.parked_reason, x.event_seq, x.faulted_from, x.held,
-           x.resolved_at_ms, x.resolved_note);
+           x.resolved_at_ms, x.resolved_note, x.refund_due_ms);
 }
 
 template <class Inspector>
@@ -269,6 +269,29 @@ typename Inspector::result_type inspect(Inspector& f, order_facts& x) {
 
 /// CAF 0.17 inspects no std::optional: `before` travels as a flag and facts.
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_record& x) {
+  return f(caf::meta::type_name("refund_record"), x.out_refund_no, x.out_trade_no, x.state,
+           x.amount_refund, x.amount_total, x.currency, x.reason, x.refund_id,
+           x.succeeded_at_ms, x.accepted_at_ms, x.last_error_code, x.last_error_message,
+           x.created_at_ms, x.updated_at_ms, x.action, x.next_due_ms, x.apply_attempts,
+           x.verify_step, x.queries, x.failures, x.undelivered, x.delivery_attempts,
+           x.first_delivery_failure_ms, x.resolved_at_ms, x.resolved_note);
+}
+
+/// CAF 0.17 inspects no std::optional: `before` travels as a flag and facts.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_write& x) {
+  bool replaces = x.before.has_value();
+  auto before = x.before.value_or(refund_facts{});
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.before = replaces ? std::optional<refund_facts>{before} : std::nullopt;
+    return caf::none;
+  });
+  return f(caf::meta::type_name("refund_write"), x.record, replaces, before.state,
+           before.unresolved, load);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_write& x) {
   bool replaces = x.before.has_value();
   order_facts before = x.before.value_or(order_facts{});
@@ -281,7 +304,7 @@ typename Inspector::result_type inspect(Inspector& f, order_write& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_set& x) {
-  return f(caf::meta::type_name("write_set"), x.orders, x.events,
+  return f(caf::meta::type_name("write_set"), x.orders, x.refunds, x.events,
            x.notifications, x.orphan_events);
 }
 
@@ -368,6 +391,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paycoord, (paycoord::order_history))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::orphan_event))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::timer_entry))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::refund_record))
 
   CAF_ADD_ATOM(paycoord, paycoord, create_atom, "create")
   CAF_ADD_ATOM(paycoord, paycoord, notify_atom, "notify")

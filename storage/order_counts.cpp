@@ -16,8 +16,18 @@ void order_counts::moved(const std::optional<order_facts>& before, const order_f
   stuck += after.stuck;
 }
 
+void order_counts::moved(const std::optional<refund_facts>& before, const refund_facts& after) {
+  if (before) {
+    --refunds[static_cast<size_t>(before->state)];
+    refunds_unresolved -= before->unresolved;
+  }
+  ++refunds[static_cast<size_t>(after.state)];
+  refunds_unresolved += after.unresolved;
+}
+
 bool operator==(const order_counts& x, const order_counts& y) {
-  return x.by_state == y.by_state && x.unresolved == y.unresolved && x.stuck == y.stuck;
+  return x.by_state == y.by_state && x.unresolved == y.unresolved && x.stuck == y.stuck
+         && x.refunds == y.refunds && x.refunds_unresolved == y.refunds_unresolved;
 }
 
 std::string encode(const order_counts& x) {
@@ -29,8 +39,16 @@ std::string encode(const order_counts& x) {
     if (x.unresolved[i] != 0)
       unresolved[name] = x.unresolved[i];
   }
-  return nlohmann::json{{"v", 1}, {"states", states}, {"unresolved", unresolved},
-                        {"stuck", x.stuck}}
+  nlohmann::json refunds = nlohmann::json::object();
+  for (size_t i = 0; i < order_counts::refund_state_count; ++i)
+    if (x.refunds[i] != 0)
+      refunds[to_string(static_cast<refund_state>(i))] = x.refunds[i];
+  return nlohmann::json{{"v", 1},
+                        {"states", states},
+                        {"unresolved", unresolved},
+                        {"stuck", x.stuck},
+                        {"refunds", refunds},
+                        {"refunds_unresolved", x.refunds_unresolved}}
     .dump();
 }
 
@@ -63,6 +81,22 @@ expected<order_counts, store_error> decode_counts(std::string_view key, std::str
   if (stuck == j.end() || !stuck->is_number_integer())
     return corrupt("no stuck count");
   x.stuck = stuck->get<int64_t>();
+  // Counts written before refunds existed have none: zero is the truth.
+  if (auto r = j.find("refunds"); r != j.end()) {
+    if (!r->is_object())
+      return corrupt("refund counts do not parse");
+    for (auto& [name, value] : r->items()) {
+      auto s = parse_refund_state(name);
+      if (!s || !value.is_number_integer())
+        return corrupt("refund counts do not parse");
+      x.refunds[static_cast<size_t>(*s)] = value.get<int64_t>();
+    }
+  }
+  if (auto u = j.find("refunds_unresolved"); u != j.end()) {
+    if (!u->is_number_integer())
+      return corrupt("refunds_unresolved is not a number");
+    x.refunds_unresolved = u->get<int64_t>();
+  }
   return x;
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/expected.hpp"
 #include "storage/order_record.hpp"
+#include "storage/refund_record.hpp"
 #include "storage/store_error.hpp"
 
 namespace paycoord {
@@ -26,12 +27,24 @@ struct order_counts {
   /// PAID orders flagged stuck.
   int64_t stuck = 0;
 
+  static constexpr size_t refund_state_count = 5;
+  std::array<int64_t, refund_state_count> refunds{};
+  /// ABNORMAL refunds no person has resolved.
+  int64_t refunds_unresolved = 0;
+
   int64_t of(order_state s) const {
     return by_state[static_cast<size_t>(s)];
   }
 
+  int64_t of(refund_state s) const {
+    return refunds[static_cast<size_t>(s)];
+  }
+
   /// One order moved from `before` (nullopt: it did not exist) to `after`.
   void moved(const std::optional<order_facts>& before, const order_facts& after);
+
+  /// One refund moved from `before` (nullopt: it did not exist) to `after`.
+  void moved(const std::optional<refund_facts>& before, const refund_facts& after);
 };
 
 bool operator==(const order_counts& x, const order_counts& y);

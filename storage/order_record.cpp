@@ -6,8 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
+#include "storage/record_json.hpp"
 
 namespace paycoord {
+
+using namespace record_json;
 
 namespace {
 
@@ -18,19 +21,6 @@ constexpr std::array<const char*, 6> action_names = {
   "none", "verify", "expire_query", "close", "close_confirm", "forward"};
 
 constexpr std::array<const char*, 3> via_names = {"none", "notify", "query"};
-
-template <class Enum, size_t N>
-std::optional<Enum> parse_enum(const std::array<const char*, N>& names,
-                               std::string_view text) {
-  for (size_t i = 0; i < N; ++i)
-    if (text == names[i])
-      return static_cast<Enum>(i);
-  return std::nullopt;
-}
-
-store_error corrupt(std::string_view key, std::string what) {
-  return store_error{store_errc::corrupt, std::string{key}, std::move(what)};
-}
 
 } // namespace
 
@@ -116,6 +106,8 @@ order_facts facts_of(const order_record& x) {
   f.unresolved = needs_a_person(x);
   if (is_active(x.state) && x.action != next_action::none)
     f.timer_due_ms = std::max<int64_t>(x.next_due_ms, 0);
+  if (x.refund_due_ms > 0 && (!f.has_timer() || x.refund_due_ms < f.timer_due_ms))
+    f.timer_due_ms = x.refund_due_ms;
   return f;
 }
 
@@ -178,75 +170,12 @@ std::string encode(const order_record& x) {
     j["resolved_at_ms"] = x.resolved_at_ms;
     j["resolved_note"] = x.resolved_note;
   }
+  if (x.refund_due_ms != 0)
+    j["refund_due_ms"] = x.refund_due_ms;
   // Peer text (a description, an error) may be any bytes: never throw.
   return json_text(j);
 }
 
-namespace {
-
-// Reads one optional field with a strict type; a present field of the wrong
-// type makes the whole record corrupt.
-class field_reader {
-public:
-  field_reader(const nlohmann::json& j, std::string_view key)
-    : json_(j), key_(key) {
-  }
-
-  template <class T>
-  void read(const char* name, T& out) {
-    if (!ok())
-      return;
-    auto i = json_.find(name);
-    if (i == json_.end())
-      return;
-    try {
-      out = i->template get<T>();
-    } catch (const nlohmann::json::exception&) {
-      fail(std::string{"field '"} + name + "' has the wrong type");
-    }
-  }
-
-  template <class Enum, class Parser>
-  void read_enum(const char* name, Enum& out, Parser parse) {
-    std::string text;
-    read(name, text);
-    if (!ok() || text.empty())
-      return;
-    if (auto v = parse(text))
-      out = *v;
-    else
-      fail(std::string{"field '"} + name + "' has unknown value '" + text
-           + "'");
-  }
-
-  void fail(std::string what) {
-    if (ok())
-      error_ = corrupt(key_, std::move(what));
-  }
-
-  bool ok() const {
-    return !error_.has_value();
-  }
-
-  const store_error& error() const {
-    return *error_;
-  }
-
-private:
-  const nlohmann::json& json_;
-  std::string_view key_;
-  std::optional<store_error> error_;
-};
-
-expected<nlohmann::json, store_error> parse_object(std::string_view key,
-                                                   std::string_view bytes) {
-  auto j = nlohmann::json::parse(bytes, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return make_unexpected(corrupt(key, "not a JSON object"));
-  return j;
-}
-
-} // namespace
 
 expected<order_record, store_error> decode_order(std::string_view key,
                                                  std::string_view bytes) {
@@ -254,15 +183,8 @@ expected<order_record, store_error> decode_order(std::string_view key,
   if (!parsed)
     return make_unexpected(parsed.error());
   const auto& j = *parsed;
-  auto v = j.find("v");
-  if (v == j.end() || !v->is_number_integer())
-    return make_unexpected(corrupt(key, "record has no version"));
-  if (v->get<int64_t>() != order_record::current_version)
-    return make_unexpected(
-      store_error{store_errc::unknown_version, std::string{key},
-                  "record version " + std::to_string(v->get<int64_t>())
-                    + " (this build reads "
-                    + std::to_string(order_record::current_version) + ")"});
+  if (auto v = check_version(j, key, order_record::current_version); !v)
+    return make_unexpected(v.error());
   order_record x;
   field_reader r{j, key};
   r.read("out_trade_no", x.out_trade_no);
@@ -319,6 +241,7 @@ expected<order_record, store_error> decode_order(std::string_view key,
   }
   r.read("resolved_at_ms", x.resolved_at_ms);
   r.read("resolved_note", x.resolved_note);
+  r.read("refund_due_ms", x.refund_due_ms);
   if (r.ok() && x.out_trade_no.empty())
     r.fail("record has no out_trade_no");
   if (!r.ok())

@@ -137,6 +137,11 @@ struct order_record {
 
   /// Sequence number of the last event written for this order.
   uint64_t event_seq = 0;
+
+  /// The earliest deadline among the order's refunds (0: none is due), kept
+  /// with every refund change: the order's one timer covers it, whatever
+  /// the order's own state (a CONFIRMED order may be refunding).
+  int64_t refund_due_ms = 0;
 };
 
 bool operator==(const order_record& x, const order_record& y);
@@ -156,8 +161,9 @@ struct order_facts {
   order_state state = order_state::pending;
   bool stuck = false;      ///< counts_as_stuck
   bool unresolved = false; ///< needs_a_person
-  /// Due time of the order's index entry `t/<due>/<out_trade_no>`; -1 when
-  /// the order needs no timer (it is not active, or nothing is scheduled).
+  /// Due time of the order's index entry `t/<due>/<out_trade_no>`: the
+  /// earlier of its own next action (while active) and its refunds'; -1
+  /// when nothing is scheduled.
   int64_t timer_due_ms = -1;
 
   bool has_timer() const {

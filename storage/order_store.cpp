@@ -194,6 +194,21 @@ std::string order_store::timer_key(int64_t due_ms, std::string_view out_trade_no
   return key;
 }
 
+std::string order_store::refund_key(std::string_view out_trade_no,
+                                    std::string_view out_refund_no) {
+  std::string key{refund_prefix};
+  key += out_trade_no;
+  key += '/';
+  key += out_refund_no;
+  return key;
+}
+
+std::string order_store::refund_owner_key(std::string_view out_refund_no) {
+  std::string key{refund_owner_prefix};
+  key += out_refund_no;
+  return key;
+}
+
 bool operator<(const timer_entry& x, const timer_entry& y) {
   return x.due_ms != y.due_ms ? x.due_ms < y.due_ms : x.out_trade_no < y.out_trade_no;
 }
@@ -223,6 +238,13 @@ order_store::commit(const std::vector<const write_set*>& sets, bool sync) {
           batch.Put(timer_key(after.timer_due_ms, order.out_trade_no), leveldb::Slice{});
       }
       counts.moved(before, after);
+      moved = true;
+    }
+    for (auto& [refund, before] : set->refunds) {
+      batch.Put(refund_key(refund.out_trade_no, refund.out_refund_no), encode(refund));
+      if (!before)
+        batch.Put(refund_owner_key(refund.out_refund_no), refund.out_trade_no);
+      counts.moved(before, refund_facts_of(refund));
       moved = true;
     }
     for (auto& [out_trade_no, event] : set->events)
@@ -387,6 +409,77 @@ void order_store::for_each_order(
   }
   if (!it->status().ok())
     on_error(io_error(order_prefix, it->status()));
+}
+
+expected<std::vector<refund_record>, store_error>
+order_store::refunds(std::string_view out_trade_no) const {
+  if (!db_)
+    return make_unexpected(closed_error());
+  std::string prefix{refund_prefix};
+  prefix += out_trade_no;
+  prefix += '/';
+  std::vector<refund_record> result;
+  std::unique_ptr<leveldb::Iterator> it{db_->NewIterator({})};
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto key = view(it->key());
+    if (key.substr(0, prefix.size()) != prefix)
+      break;
+    auto refund = decode_refund(key, view(it->value()));
+    if (!refund)
+      return make_unexpected(refund.error());
+    result.push_back(std::move(*refund));
+  }
+  if (!it->status().ok())
+    return make_unexpected(io_error(prefix, it->status()));
+  return result;
+}
+
+expected<std::optional<std::string>, store_error>
+order_store::refund_owner(std::string_view out_refund_no) const {
+  if (!db_)
+    return make_unexpected(closed_error());
+  auto key = refund_owner_key(out_refund_no);
+  std::string value;
+  auto s = db_->Get(leveldb::ReadOptions{}, key, &value);
+  if (s.IsNotFound())
+    return std::optional<std::string>{};
+  if (!s.ok())
+    return make_unexpected(io_error(key, s));
+  return std::optional<std::string>{std::move(value)};
+}
+
+expected<order_store::refund_page, store_error>
+order_store::scan_refunds(std::string_view after, size_t limit, std::optional<refund_state> state,
+                          size_t max_examined) const {
+  if (!db_)
+    return make_unexpected(closed_error());
+  refund_page page;
+  std::unique_ptr<leveldb::Iterator> it{db_->NewIterator({})};
+  std::string start = after.empty() ? std::string{refund_prefix} : std::string{after};
+  it->Seek(start);
+  if (!after.empty() && it->Valid() && view(it->key()) == start)
+    it->Next();
+  size_t examined = 0;
+  std::string last;
+  for (; it->Valid(); it->Next()) {
+    auto key = view(it->key());
+    if (key.substr(0, refund_prefix.size()) != refund_prefix)
+      break;
+    if (page.refunds.size() == limit || examined == max_examined) {
+      page.next = last;
+      return page;
+    }
+    ++examined;
+    last = std::string{key};
+    auto refund = decode_refund(key, view(it->value()));
+    if (!refund)
+      return make_unexpected(refund.error());
+    if (!state || refund->state == *state)
+      page.refunds.push_back(std::move(*refund));
+  }
+  if (!it->status().ok())
+    return make_unexpected(io_error(start, it->status()));
+  return page;
 }
 
 expected<bool, store_error> order_store::timer_indexed(const order_record& x) const {

@@ -12,6 +12,7 @@
 #include "common/expected.hpp"
 #include "storage/order_counts.hpp"
 #include "storage/order_record.hpp"
+#include "storage/refund_record.hpp"
 #include "storage/store_error.hpp"
 
 namespace leveldb {
@@ -47,6 +48,14 @@ struct order_write {
   std::optional<order_facts> before;
 };
 
+/// One refund record to write, with the facts of the durable version it
+/// replaces (nullopt for a new refund: its out_refund_no is then claimed for
+/// its order under `f/<out_refund_no>`).
+struct refund_write {
+  refund_record record;
+  std::optional<refund_facts> before;
+};
+
 /// Everything one writer wants to make durable atomically: records, their
 /// events and processed notification ids.
 ///
@@ -55,6 +64,7 @@ struct order_write {
 /// whole otherwise (a redelivery costs no write and adds no event).
 struct write_set {
   std::vector<order_write> orders;
+  std::vector<refund_write> refunds;
   /// (out_trade_no, event); the event's seq must be unique per order.
   std::vector<std::pair<std::string, order_event>> events;
   /// (notification id, out_trade_no) to remember as processed.
@@ -62,8 +72,16 @@ struct write_set {
   std::vector<orphan_event> orphan_events;
 
   bool empty() const {
-    return orders.empty() && events.empty() && notifications.empty()
+    return orders.empty() && refunds.empty() && events.empty() && notifications.empty()
            && orphan_events.empty();
+  }
+
+  /// Adds the refund `after`, replacing the durable `before` (null: new).
+  void put(refund_record after, const refund_record* before) {
+    std::optional<refund_facts> was;
+    if (before != nullptr)
+      was = refund_facts_of(*before);
+    refunds.push_back(refund_write{std::move(after), was});
   }
 
   /// Adds `after`, replacing the durable `before` (null: a new order).
@@ -193,6 +211,11 @@ public:
                                       std::string_view notification_id);
   /// `t/<due_ms:020>/<out_trade_no>`: byte order is due order.
   static std::string timer_key(int64_t due_ms, std::string_view out_trade_no);
+  /// `r/<out_trade_no>/<out_refund_no>`: an order's refunds sit together.
+  static std::string refund_key(std::string_view out_trade_no, std::string_view out_refund_no);
+  /// `f/<out_refund_no>` -> out_trade_no: refund numbers are unique per
+  /// merchant, whatever the order.
+  static std::string refund_owner_key(std::string_view out_refund_no);
 
   // -- writes ----------------------------------------------------------------
 
@@ -243,6 +266,25 @@ public:
   const store_migration& last_migration() const {
     return migration_;
   }
+
+  /// The refunds of one order, by out_refund_no (at most a few dozen).
+  expected<std::vector<refund_record>, store_error> refunds(std::string_view out_trade_no) const;
+
+  /// The order an out_refund_no was claimed for, if any.
+  expected<std::optional<std::string>, store_error>
+  refund_owner(std::string_view out_refund_no) const;
+
+  /// Refunds in key order (by order, then out_refund_no) after the refund
+  /// key `after` (exclusive; empty = from the start), at most `limit`, only
+  /// those in `state` when given; examines at most `max_examined` records
+  /// (a short page with a non-empty `next` means "keep going").
+  struct refund_page {
+    std::vector<refund_record> refunds;
+    std::string next; ///< a refund key to pass as `after`; empty at the end
+  };
+  expected<refund_page, store_error> scan_refunds(std::string_view after, size_t limit,
+                                                  std::optional<refund_state> state,
+                                                  size_t max_examined = 100000) const;
 
   /// The out_trade_no a processed notification id belongs to, if any.
   expected<std::optional<std::string>, store_error>
