@@ -92,6 +92,24 @@ std::string lateness_ms(double seconds) {
                              : fmt("%.1f ms", seconds * 1000.0);
 }
 
+/// Lines of `file` that contain `needle`.
+uint64_t count_in_log(const std::string& file, const std::string& needle) {
+  std::ifstream in{file};
+  std::string line;
+  uint64_t n = 0;
+  while (std::getline(in, line))
+    n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+/// The machine is shared: what else ran shows in the load average.
+std::string load_average() {
+  std::ifstream in{"/proc/loadavg"};
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
 /// min / median / max of a few runs.
 std::string spread_of(std::vector<double> xs, const char* unit = "s") {
   if (xs.empty())
@@ -665,7 +683,15 @@ void measure_drain(bench_run& run) {
           cmd);
   run.add("during the drain: max actors / timers / VmRSS",
           fmt("%.0f", max_actors) + " / " + fmt("%.0f", max_armed) + " / " + mib(max_rss), cmd);
-  if (auto status = c.stop(SIGTERM, 300); status != 0)
+  double stop_s = 0;
+  auto status = c.stop(SIGTERM, 300, &stop_s);
+  run.add("SIGTERM to exit, right after the drain",
+          fmt("%.1f s", stop_s) + ", exit "
+            + (status ? std::to_string(*status) : std::string{"none within 300 s (killed)"})
+            + ", " + std::to_string(count_in_log(c.log(), "event=store_write_failed"))
+            + " store_write_failed logged",
+          cmd);
+  if (status != 0)
     run.problem("SIGTERM after the drain: exit "
                 + (status ? std::to_string(*status) : std::string{"none within 300 s"}));
 }
@@ -676,6 +702,12 @@ struct metric_sample {
   double t = 0;       ///< seconds since the first due time (negative: before)
   double fired = 0;   ///< paycoord_timers_fired_total, both labels
   double late = 0;
+  double actors = 0;
+  double armed = 0;
+  double cpu_s = 0;   ///< paycoord's CPU time so far
+  double batches = 0; ///< store: synced batches, write sets, seconds in commit
+  double write_sets = 0;
+  double commit_s = 0;
   histogram lateness;
 };
 
@@ -753,6 +785,27 @@ void measure_precision(bench_run& run) {
     s.late = sample_or_zero(*text, R"(paycoord_timers_fired_total{late="true"})");
     s.fired = s.late + sample_or_zero(*text, R"(paycoord_timers_fired_total{late="false"})");
     s.lateness = read_histogram(*text, "paycoord_timer_lateness_seconds").value_or(histogram{});
+    s.actors = sample_or_zero(*text, "paycoord_order_actors");
+    s.armed = sample_or_zero(*text, "paycoord_timers_armed");
+    s.cpu_s = read_cpu_seconds(c.pid()).value_or(0);
+    s.batches = sample_or_zero(*text, "paycoord_store_sync_duration_seconds_count");
+    s.commit_s = sample_or_zero(*text, "paycoord_store_sync_duration_seconds_sum");
+    s.write_sets = sample_or_zero(*text, "paycoord_store_batch_write_sets_sum");
+    if (!samples.empty() && s.t > -3) {
+      // One line a second around the window: how the fire rate holds up.
+      const auto& p = samples.back();
+      auto dt = s.t - p.t;
+      auto d = histogram_delta(s.lateness, p.lateness);
+      auto batches = s.batches - p.batches;
+      std::printf("  t=%+6.1f s  fired %6.0f/s  late %4.0f/s  lateness p50 %s p99 %s  actors %6.0f  "
+                  "timers %6.0f  cpu %3.0f%%  store %3.0f syncs/s %5.0f writes/s %4.0f ms/commit\n",
+                  s.t, (s.fired - p.fired) / dt, (s.late - p.late) / dt,
+                  lateness_ms(histogram_quantile(d, 0.5)).c_str(),
+                  lateness_ms(histogram_quantile(d, 0.99)).c_str(), s.actors, s.armed,
+                  100.0 * (s.cpu_s - p.cpu_s) / dt, batches / dt, (s.write_sets - p.write_sets) / dt,
+                  batches > 0 ? 1000.0 * (s.commit_s - p.commit_s) / batches : 0.0);
+      std::fflush(stdout);
+    }
     samples.push_back(std::move(s));
     max_actors = std::max(max_actors, sample_or_zero(*text, "paycoord_order_actors"));
     max_armed = std::max(max_armed, sample_or_zero(*text, "paycoord_timers_armed"));
@@ -762,7 +815,15 @@ void measure_precision(bench_run& run) {
       cpu_window = read_cpu_seconds(c.pid()).value_or(0) - cpu0;
   }
   auto wechat_calls = c.scrape();
-  if (auto status = c.stop(SIGTERM, 300); status != 0)
+  double stop_s = 0;
+  auto status = c.stop(SIGTERM, 300, &stop_s);
+  run.add("SIGTERM to exit, right after the window",
+          fmt("%.1f s", stop_s) + ", exit "
+            + (status ? std::to_string(*status) : std::string{"none within 300 s (killed)"})
+            + ", " + std::to_string(count_in_log(c.log(), "event=store_write_failed"))
+            + " store_write_failed logged",
+          cmd);
+  if (status != 0)
     run.problem("SIGTERM after the precision run: exit "
                 + (status ? std::to_string(*status) : std::string{"none within 300 s"}));
   // The window: from the last sample before the first due time to the last one.
@@ -782,10 +843,6 @@ void measure_precision(bench_run& run) {
                            / (samples[i].t - samples[i - 1].t));
   std::sort(per_second.begin(), per_second.end());
   auto fired = s1.fired - s0.fired;
-  std::printf("  fires/s each second of the window (sorted): ");
-  for (auto x : per_second)
-    std::printf("%.0f ", x);
-  std::printf("\n");
   if (wechat_calls) {
     std::printf("  WeChat calls (paycoord_wechat_calls_total):\n");
     for (auto& [name, value] : samples_with_prefix(*wechat_calls, "paycoord_wechat_calls_total{"))
@@ -967,6 +1024,7 @@ int main(int argc, char** argv) {
   for (auto section : {"drain", "ready", "rss", "precision"}) {
     if (!opts.selected(section))
       continue;
+    std::printf("\n(load average before %s: %s)", section, load_average().c_str());
     std::fflush(stdout);
     if (std::string{section} == "drain")
       measure_drain(run);
@@ -977,6 +1035,7 @@ int main(int argc, char** argv) {
     else
       measure_precision(run);
   }
+  std::printf("\n(load average at the end: %s)\n", load_average().c_str());
   if (run.paysim) {
     run.paysim->signal(SIGTERM);
     run.paysim->wait(10s);
