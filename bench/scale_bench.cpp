@@ -826,6 +826,8 @@ void measure_precision(bench_run& run) {
   if (status != 0)
     run.problem("SIGTERM after the precision run: exit "
                 + (status ? std::to_string(*status) : std::string{"none within 300 s"}));
+  if (!status)
+    c.stop(SIGKILL, 30); // the store's lock must be free to read it below
   // The window: from the last sample before the first due time to the last one.
   auto before = std::find_if(samples.rbegin(), samples.rend(),
                              [](const metric_sample& s) { return s.t <= 0; });
