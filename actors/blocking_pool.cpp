@@ -206,8 +206,14 @@ caf::result<caf::message> intake(self_ptr self, caf::message_view& x) {
   }
   auto& q = st.config.is_urgent && st.config.is_urgent(request) ? st.urgent : st.queue;
   if (q.size() >= st.config.queue_limit) {
-    spdlog::warn("event=pool_overloaded pool={} queued={} urgent={}", st.config.name,
-                 q.size(), &q == &st.urgent);
+    ++st.overloaded_since_log;
+    auto now = std::chrono::steady_clock::now();
+    if (now - st.overloaded_logged_at >= std::chrono::seconds{1}) {
+      spdlog::warn("event=pool_overloaded pool={} queued={} urgent={} refused={}",
+                   st.config.name, q.size(), &q == &st.urgent, st.overloaded_since_log);
+      st.overloaded_since_log = 0;
+      st.overloaded_logged_at = now;
+    }
     count_refusal(self, request);
     return overloaded;
   }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -82,6 +83,10 @@ struct blocking_pool_state {
   /// A `tick` is on its way to ourselves (at most one at a time).
   bool tick_pending = false;
   uint64_t next_job_id = 0;
+  /// Requests refused for a full queue since the last log line about it
+  /// (one line a second at most, whatever the flood).
+  uint64_t overloaded_since_log = 0;
+  std::chrono::steady_clock::time_point overloaded_logged_at{};
 };
 
 /// The generic pool behind the `wechat` and `business` client pools: blocking

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <limits>
 #include <set>
 #include <string>
@@ -34,14 +35,18 @@ struct timers_options {
   /// Most timers fired per tick; the rest fire on an immediate next tick so
   /// a burst never floods one mailbox turn.
   size_t max_fires_per_tick = 512;
-  /// A timer due longer ago than this when its turn comes is late: the
-  /// process was down, the clock jumped or the service fell behind.
+  /// A timer due longer ago than this is late (counted so in the metrics).
   int64_t late_after_ms = 1'000;
-  /// Late timers fire at most this many a second, in due order, each moved
-  /// to a slot of its own (WeChat's rate limit: a restart after downtime is
-  /// no thundering herd); timers due on time are never held up by them.
-  /// 0 = no limit.
+  /// The backlog: index entries that fell due while paycoord was down (due
+  /// before its start, less `late_after_ms`), or while the wall clock jumped
+  /// ahead. They fire at most this many a second, in due order, each in a
+  /// slot of its own (WeChat's rate limit: a restart after downtime is no
+  /// thundering herd). They are paged in by a cursor of their own, a few
+  /// seconds' worth at a time, so that timers due now, in the window, are
+  /// never held up by them. 0 = no backlog: everything fires when due.
   int64_t late_fires_per_s = 0;
+  /// Seconds of backlog fires held in memory at once.
+  int64_t backlog_seconds = 10;
   /// A page that failed (the store cannot read) is asked again this soon.
   int64_t page_retry_ms = 1'000;
   /// Told the number of entries in memory after every change (optional).
@@ -53,8 +58,10 @@ struct timers_state {
 
   struct entry {
     int64_t due_ms;
-    /// The due time it had before it was moved to a late slot (else due_ms).
+    /// The due time it had before it was moved to a backlog slot.
     int64_t first_due_ms;
+    /// Paged in from the backlog (counted in `backlog_held`).
+    bool backlog;
   };
 
   /// One entry per order (in memory): arming replaces, cancel removes.
@@ -69,10 +76,11 @@ struct timers_state {
 
   // -- the window over the durable index --------------------------------------
 
-  /// Every index entry up to here (in index order) was paged in; due_ms < 0:
-  /// none yet.
+  /// Every index entry up to here (in index order) was paged in, or is in
+  /// the backlog; due_ms < 0: none yet.
   timer_entry cursor{-1, {}};
-  /// A page is being read; it covers entries up to `page_until_ms`.
+  /// A page is being read (of the window or of the backlog: one at a
+  /// time); a window page covers entries up to `page_until_ms`.
   bool paging = false;
   int64_t page_until_ms = 0;
   /// Orders armed or cancelled while a page is read: the page may hold a
@@ -82,8 +90,21 @@ struct timers_state {
   bool loaded = false;
   std::vector<caf::response_promise> waiting;
 
-  /// Next free slot of a late timer.
+  // -- the backlog ------------------------------------------------------------
+
+  /// Stretches of the index behind the window still to fire: entries after
+  /// `after` (in index order) due before `before_ms`.
+  struct stretch {
+    timer_entry after;
+    int64_t before_ms;
+  };
+  std::deque<stretch> backlog;
+  /// Backlog entries in memory (waiting for their slot).
+  size_t backlog_held = 0;
+  /// Next free slot of a backlog entry.
   double late_slot_ms = 0;
+  /// The clock at the previous tick (a jump shows as a gap).
+  int64_t last_tick_ms = 0;
 
   uint64_t fired = 0;
   uint64_t fired_late = 0;
@@ -95,16 +116,21 @@ struct timers_state {
 /// with its record). This service holds in memory only what falls due
 /// within `horizon_ms` (at most about `max_entries`), and pages the index
 /// forward as time passes: an order due in two hours costs its durable key
-/// and nothing here. One `delayed_send` to itself for the earliest entry
-/// (CAF 0.17 cannot cancel a delayed_send, and one per order would pin
-/// finished order actors until it fires).
+/// and nothing here. What fell due while paycoord was down (or while the
+/// clock jumped) is the backlog: paged in by a cursor of its own and fired
+/// at `late_fires_per_s`, beside the window, never in its way. One
+/// `delayed_send` to itself for the earliest entry (CAF 0.17 cannot cancel
+/// a delayed_send, and one per order would pin finished order actors until
+/// it fires).
 ///
 /// Why no timer is lost: an entry leaves memory only by firing, by cancel,
-/// or by an arm whose index entry lies beyond everything paged in so far
-/// (and beyond any page being read), which a later page brings back. A
-/// page's entry for an order armed or cancelled while it was read is
-/// skipped: the arm is newer. An extra fire is harmless (the order acts
-/// only when its record is due); a lost one would strand an order.
+/// or by an arm whose index entry lies beyond everything the window paged
+/// in so far (and beyond the page being read), which a later page brings
+/// back. A page's entry for an order armed or cancelled while it was read
+/// is skipped: the arm is newer. The backlog's stretches and the window
+/// cover the index between them without a gap. An extra fire is harmless
+/// (the order acts only when its record is due); a lost one would strand an
+/// order.
 ///
 /// Protocol:
 /// - `arm_timer{out_trade_no, due_ms, index_due_ms}`: replaces the order's

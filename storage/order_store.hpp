@@ -262,6 +262,17 @@ public:
     return counts_;
   }
 
+  /// The previous process stopped cleanly (`mark_clean`), or the store is
+  /// new or was just migrated: nothing for an audit to find. False after a
+  /// crash, a kill or a power loss.
+  bool opened_clean() const {
+    return opened_clean_;
+  }
+
+  /// Records a clean stop, for the next open: call last, once nothing will
+  /// write again. Writer only.
+  expected<done, store_error> mark_clean();
+
   /// What the latest open migrated (from_schema 0: nothing).
   const store_migration& last_migration() const {
     return migration_;
@@ -389,6 +400,7 @@ private:
   bool write_failed_ = false;
   log_salvage salvage_;
   store_migration migration_;
+  bool opened_clean_ = false;
   /// As durable as the last commit (a failed one leaves it unchanged).
   order_counts counts_;
 

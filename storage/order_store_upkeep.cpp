@@ -15,10 +15,29 @@ using namespace store_detail;
 
 // -- schema ------------------------------------------------------------------
 
+expected<done, store_error> order_store::mark_clean() {
+  leveldb::WriteBatch batch;
+  batch.Put(slice(clean_key), "1");
+  return write_batch(batch);
+}
+
 expected<done, store_error> order_store::load_schema() {
   std::string value;
-  auto s = db_->Get(leveldb::ReadOptions{}, slice(schema_key), &value);
+  // Was the last stop clean? Forget it at once (synced): a crash from now
+  // on must read as one at the next open.
+  auto s = db_->Get(leveldb::ReadOptions{}, slice(clean_key), &value);
+  if (!s.ok() && !s.IsNotFound())
+    return make_unexpected(io_error(clean_key, s));
+  opened_clean_ = s.ok();
+  if (opened_clean_) {
+    leveldb::WriteBatch forget;
+    forget.Delete(slice(clean_key));
+    if (auto ok = write_batch(forget); !ok)
+      return ok;
+  }
+  s = db_->Get(leveldb::ReadOptions{}, slice(schema_key), &value);
   if (s.IsNotFound()) {
+    opened_clean_ = true; // a new store: nothing to audit
     // A new store: an empty index and zero counts are the truth.
     leveldb::WriteBatch batch;
     batch.Put(slice(counts_key), encode(counts_));
@@ -33,6 +52,7 @@ expected<done, store_error> order_store::load_schema() {
     return make_unexpected(io_error(schema_key, s));
   if (value == "1") {
     migration_.from_schema = 1;
+    opened_clean_ = true; // the migration read every record, as an audit would
     return rebuild(true);
   }
   if (value != std::to_string(schema_version))
@@ -107,7 +127,7 @@ namespace {
 template <class F>
 expected<std::string, store_error> walk(leveldb::DB& db, std::string_view prefix,
                                         std::string_view after, size_t limit, F f) {
-  std::unique_ptr<leveldb::Iterator> it{db.NewIterator({})};
+  std::unique_ptr<leveldb::Iterator> it{db.NewIterator(scan_options())};
   std::string start{prefix};
   start += after;
   it->Seek(start);
@@ -164,7 +184,7 @@ expected<audit_step, store_error> order_store::audit_records(std::string_view af
                      if (!facts.has_timer())
                        return done{};
                      auto tkey = timer_key(facts.timer_due_ms, record->out_trade_no);
-                     auto s = db_->Get(leveldb::ReadOptions{}, tkey, &value);
+                     auto s = db_->Get(scan_options(), tkey, &value);
                      if (s.IsNotFound()) {
                        repairs.Put(tkey, leveldb::Slice{});
                        step.repaired.push_back("index entry missing: " + tkey);
@@ -193,7 +213,7 @@ expected<audit_step, store_error> order_store::audit_index(std::string_view afte
                      } else {
                        auto id = rest.substr(due_digits + 1);
                        auto okey = order_key(id);
-                       auto s = db_->Get(leveldb::ReadOptions{}, okey, &value);
+                       auto s = db_->Get(scan_options(), okey, &value);
                        if (!s.ok() && !s.IsNotFound())
                          return make_unexpected(io_error(okey, s));
                        if (s.IsNotFound()) {

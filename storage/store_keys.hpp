@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include <leveldb/options.h>
 #include <leveldb/slice.h>
 #include <leveldb/status.h>
 
@@ -22,6 +23,16 @@ inline constexpr std::string_view refund_prefix = "r/";
 inline constexpr std::string_view refund_owner_prefix = "f/";
 inline constexpr std::string_view schema_key = "m/schema";
 inline constexpr std::string_view counts_key = "m/counts";
+/// Present from a clean stop to the next open (which removes it).
+inline constexpr std::string_view clean_key = "m/clean";
+
+/// Reads of a scan that touches everything once: they must not push what
+/// the orders use out of the block cache.
+inline leveldb::ReadOptions scan_options() {
+  leveldb::ReadOptions o;
+  o.fill_cache = false;
+  return o;
+}
 /// Digits of a due time in a timer key (zero-padded: byte order = due order).
 inline constexpr size_t due_digits = 20;
 

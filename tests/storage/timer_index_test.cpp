@@ -290,3 +290,28 @@ TEST(timer_index, the_audit_repairs_missing_and_stale_entries_from_the_records) 
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->repaired.empty());
 }
+
+// The audit runs after an unclean stop only: the store remembers a clean
+// one until the next open, which forgets it at once (synced), so a crash
+// after that open reads as a crash.
+TEST(timer_index, a_clean_stop_is_remembered_for_one_open) {
+  temp_dir dir;
+  {
+    auto store = open_store(dir);
+    EXPECT_TRUE(store->opened_clean()) << "a new store has nothing to audit";
+    write_set set;
+    set.put(pending("C1", t0), nullptr);
+    ASSERT_TRUE(store->commit(set));
+  } // killed: no mark
+  {
+    auto store = open_store(dir);
+    EXPECT_FALSE(store->opened_clean());
+    ASSERT_TRUE(store->mark_clean());
+  }
+  {
+    auto store = open_store(dir);
+    EXPECT_TRUE(store->opened_clean());
+  } // killed right after that open
+  auto store = open_store(dir);
+  EXPECT_FALSE(store->opened_clean());
+}
