@@ -28,6 +28,21 @@ std::string callback_body(const forward_request& request) {
   return body.dump();
 }
 
+std::string callback_body(const refund_delivery& request) {
+  nlohmann::ordered_json body{
+    {"event", request.event},
+    {"out_trade_no", request.out_trade_no},
+    {"out_refund_no", request.out_refund_no},
+    {"refund_id", request.refund_id},
+    {"amount",
+     {{"refund", request.refund}, {"total", request.total}, {"currency", request.currency}}},
+    {"succeeded_at", request.succeeded_at_ms > 0
+                       ? nlohmann::ordered_json(format_rfc3339(from_unix_ms(request.succeeded_at_ms)))
+                       : nlohmann::ordered_json(nullptr)},
+  };
+  return body.dump();
+}
+
 business_client::business_client(business_config config, std::function<timestamp()> now,
                                  net::http_client_options http)
     : config_(std::move(config)),
@@ -36,7 +51,26 @@ business_client::business_client(business_config config, std::function<timestamp
 }
 
 forward_result business_client::deliver(const forward_request& request) {
-  auto body = callback_body(request);
+  auto result = post(callback_body(request), request.out_trade_no);
+  spdlog::log(result.acked ? spdlog::level::info : spdlog::level::warn,
+              "event=business_callback out_trade_no={} late={} status={} acked={} "
+              "latency_ms={} error=\"{}\"",
+              request.out_trade_no, request.late, result.status, result.acked,
+              result.latency_ms, result.error);
+  return result;
+}
+
+forward_result business_client::deliver(const refund_delivery& request) {
+  auto result = post(callback_body(request), request.out_refund_no + ":" + request.event);
+  spdlog::log(result.acked ? spdlog::level::info : spdlog::level::warn,
+              "event=business_callback out_trade_no={} out_refund_no={} callback={} status={} "
+              "acked={} latency_ms={} error=\"{}\"",
+              request.out_trade_no, request.out_refund_no, request.event, result.status,
+              result.acked, result.latency_ms, result.error);
+  return result;
+}
+
+forward_result business_client::post(std::string body, const std::string& idempotency_key) {
   auto unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                         now_().time_since_epoch())
                         .count();
@@ -46,7 +80,7 @@ forward_result business_client::deliver(const forward_request& request) {
   http_request.url = config_.callback_url;
   http_request.headers = {
     {"Content-Type", "application/json"},
-    {"Idempotency-Key", request.out_trade_no},
+    {"Idempotency-Key", idempotency_key},
     {"X-Paycoord-Timestamp", signed_at},
     {"X-Paycoord-Signature", net::callback_signature(config_.secret, signed_at, body)},
   };
@@ -67,11 +101,6 @@ forward_result business_client::deliver(const forward_request& request) {
     if (!result.acked)
       result.error = "HTTP " + std::to_string(result.status);
   }
-  spdlog::log(result.acked ? spdlog::level::info : spdlog::level::warn,
-              "event=business_callback out_trade_no={} late={} status={} acked={} "
-              "latency_ms={} error=\"{}\"",
-              request.out_trade_no, request.late, result.status, result.acked,
-              result.latency_ms, result.error);
   return result;
 }
 
@@ -82,15 +111,20 @@ caf::actor spawn_business_pool(caf::actor_system& system, business_pool_config c
   auto make_executor = [config, m] {
     auto client = std::make_shared<business_client>(config.business, config.now,
                                                     config.http);
+    auto counted = [m](forward_result r) {
+      if (m)
+        m->business_callback(r.acked         ? business_outcome::acked
+                             : r.status != 0 ? business_outcome::rejected
+                                             : business_outcome::no_answer,
+                             r.latency_ms);
+      return r;
+    };
     return caf::message_handler{
-      [client, m](forward_atom, const forward_request& x) {
-        auto r = client->deliver(x);
-        if (m)
-          m->business_callback(r.acked         ? business_outcome::acked
-                               : r.status != 0 ? business_outcome::rejected
-                                               : business_outcome::no_answer,
-                               r.latency_ms);
-        return r;
+      [client, counted](forward_atom, const forward_request& x) {
+        return counted(client->deliver(x));
+      },
+      [client, counted](forward_atom, const refund_delivery& x) {
+        return counted(client->deliver(x));
       },
     };
   };
@@ -99,6 +133,7 @@ caf::actor spawn_business_pool(caf::actor_system& system, business_pool_config c
     refused.error = reason;
     return caf::message_handler{
       [=](forward_atom, const forward_request&) { return refused; },
+      [=](forward_atom, const refund_delivery&) { return refused; },
     };
   };
   auto on_refused = [m](const caf::message&) {

@@ -20,6 +20,12 @@ namespace paycoord {
 /// `paid_at` in RFC 3339.
 std::string callback_body(const forward_request& request);
 
+/// The body of a refund callback (CONTRACTS.md §10), fields in the
+/// documented order: `{"event","out_trade_no","out_refund_no","refund_id",
+/// "amount":{"refund","total","currency"},"succeeded_at"}` (`succeeded_at`
+/// RFC 3339, null unless the refund succeeded).
+std::string callback_body(const refund_delivery& request);
+
 /// Blocking delivery of the paid-order callback to the business server:
 /// `POST business.callback_url` with the body above and the headers
 /// `Idempotency-Key: out_trade_no`, `X-Paycoord-Timestamp: unix seconds`,
@@ -38,7 +44,13 @@ public:
 
   forward_result deliver(const forward_request& request);
 
+  /// A refund event, with `Idempotency-Key: out_refund_no:event`.
+  forward_result deliver(const refund_delivery& request);
+
 private:
+  /// Signs and posts one callback body.
+  forward_result post(std::string body, const std::string& idempotency_key);
+
   business_config config_;
   std::function<timestamp()> now_;
   net::http_client http_;
@@ -59,7 +71,8 @@ struct business_pool_config {
 };
 
 /// Spawns the `business` pool. Protocol (what the order actors call):
-/// `(forward_atom, forward_request)` -> `forward_result`. An exit message
+/// `(forward_atom, forward_request)` and `(forward_atom, refund_delivery)`
+/// -> `forward_result`. An exit message
 /// stops it and its workers.
 caf::actor spawn_business_pool(caf::actor_system& system, business_pool_config config);
 

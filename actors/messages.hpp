@@ -45,13 +45,68 @@ struct payment_fact {
   int64_t success_time_ms = 0;
 };
 
+/// A refund fact that WeChat signed (wechatpay-v3.md §7): from a verified
+/// refund object (apply or query answer) or a decrypted REFUND.* notification.
+struct refund_fact {
+  std::string out_trade_no;
+  std::string out_refund_no;
+  std::string refund_id;
+  std::string status; ///< SUCCESS, PROCESSING, CLOSED, ABNORMAL
+  int64_t refund = 0; ///< amount.refund, fen
+  int64_t total = 0;  ///< amount.total, fen
+  int64_t success_time_ms = 0;
+};
+
 /// A verified notification, after decryption.
 struct verified_notification {
   std::string notification_id;
   std::string event_type; // TRANSACTION.SUCCESS, REFUND.SUCCESS, ...
   bool is_payment = false;
-  payment_fact fact;      // when is_payment
+  payment_fact fact;      // when is_payment; else fact.out_trade_no routes it
+  /// A REFUND.* event whose plaintext parsed: `refund` is its fact.
+  bool is_refund = false;
+  refund_fact refund;
   std::string plaintext;  // decrypted resource (non-payment events: stored)
+};
+
+/// A refund request, validated by the HTTP layer (CONTRACTS.md §10).
+struct create_refund {
+  std::string out_trade_no;
+  std::string out_refund_no;
+  int64_t amount_refund = 0;
+  std::string currency = "CNY";
+  std::string reason;
+};
+
+/// Outcome of a WeChat refund apply or refund query.
+enum class refund_outcome : uint8_t {
+  refund,      ///< verified refund object: see fact
+  not_found,   ///< 404: WeChat has no such refund (never accepted)
+  retry_later, ///< 429, 5xx, 202, timeout, unverifiable response
+  failed,      ///< our request is wrong (401, a query's 4xx): retried slowly
+  refused,     ///< an apply's 4xx with a code (NOT_ENOUGH, ...): WeChat will not refund
+};
+
+const char* to_string(refund_outcome x);
+
+struct refund_result {
+  refund_outcome outcome = refund_outcome::retry_later;
+  refund_fact fact;
+  int status = 0;    ///< HTTP status (0: no answer)
+  std::string code;  ///< WeChat's error code, when it gave one
+  std::string error; ///< the failure, for the merchant and the log
+};
+
+/// What the business pool delivers for a refund (CONTRACTS.md §10).
+struct refund_delivery {
+  std::string event; ///< refund.succeeded, refund.closed, refund.abnormal
+  std::string out_trade_no;
+  std::string out_refund_no;
+  std::string refund_id;
+  int64_t refund = 0;
+  int64_t total = 0;
+  std::string currency;
+  int64_t succeeded_at_ms = 0;
 };
 
 /// Outcome of a WeChat query (from the wechat client pool).
@@ -138,6 +193,9 @@ struct order_outcome {
   order_record record;
   /// Notifications only: what the verified notification did (for metrics).
   notify_outcome notified = notify_outcome::failed;
+  /// Refund requests: the refund's durable state.
+  bool has_refund = false;
+  refund_record refund;
 };
 
 /// Carries the reply callback of an HTTP request into the actors. Calling it
@@ -174,10 +232,34 @@ typename Inspector::result_type inspect(Inspector& f, payment_fact& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_fact& x) {
+  return f(caf::meta::type_name("refund_fact"), x.out_trade_no, x.out_refund_no,
+           x.refund_id, x.status, x.refund, x.total, x.success_time_ms);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         verified_notification& x) {
   return f(caf::meta::type_name("verified_notification"), x.notification_id,
-           x.event_type, x.is_payment, x.fact, x.plaintext);
+           x.event_type, x.is_payment, x.fact, x.is_refund, x.refund, x.plaintext);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_refund& x) {
+  return f(caf::meta::type_name("create_refund"), x.out_trade_no, x.out_refund_no,
+           x.amount_refund, x.currency, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_result& x) {
+  return f(caf::meta::type_name("refund_result"), x.outcome, x.fact, x.status, x.code,
+           x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_delivery& x) {
+  return f(caf::meta::type_name("refund_delivery"), x.event, x.out_trade_no,
+           x.out_refund_no, x.refund_id, x.refund, x.total, x.currency, x.succeeded_at_ms);
 }
 
 template <class Inspector>
@@ -314,6 +396,11 @@ typename Inspector::result_type inspect(Inspector& f, order_page& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_store::refund_page& x) {
+  return f(caf::meta::type_name("refund_page"), x.refunds, x.next);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_stats& x) {
   return f(caf::meta::type_name("store_stats"), x.write_sets, x.batches,
            x.syncs, x.bytes);
@@ -323,11 +410,13 @@ typename Inspector::result_type inspect(Inspector& f, store_stats& x) {
 struct order_lookup {
   bool found = false;
   order_record record;
+  /// The order's refunds (read in the same store turn).
+  std::vector<refund_record> refunds;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_lookup& x) {
-  return f(caf::meta::type_name("order_lookup"), x.found, x.record);
+  return f(caf::meta::type_name("order_lookup"), x.found, x.record, x.refunds);
 }
 
 /// An order and the newest of its events, read in one store turn so that the
@@ -341,12 +430,13 @@ struct order_history {
   /// The order's entry in the timer index is there, at the due time its
   /// record names (false when it needs none, or when it is missing).
   bool timer_indexed = false;
+  std::vector<refund_record> refunds;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_history& x) {
   return f(caf::meta::type_name("order_history"), x.found, x.record, x.events,
-           x.timer_indexed);
+           x.timer_indexed, x.refunds);
 }
 
 /// The default handler of every paycoord actor: an unexpected message is
@@ -392,6 +482,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paycoord, (paycoord::orphan_event))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::timer_entry))
   CAF_ADD_TYPE_ID(paycoord, (paycoord::refund_record))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::refund_fact))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::create_refund))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::refund_result))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::refund_delivery))
+  CAF_ADD_TYPE_ID(paycoord, (paycoord::order_store::refund_page))
 
   CAF_ADD_ATOM(paycoord, paycoord, create_atom, "create")
   CAF_ADD_ATOM(paycoord, paycoord, notify_atom, "notify")
@@ -426,5 +521,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(paycoord, caf::first_custom_type_id)
   CAF_ADD_ATOM(paycoord, paycoord, fault_atom, "fault")
   CAF_ADD_ATOM(paycoord, paycoord, index_atom, "index")
   CAF_ADD_ATOM(paycoord, paycoord, audit_atom, "audit")
+  CAF_ADD_ATOM(paycoord, paycoord, refund_atom, "refund")
+  CAF_ADD_ATOM(paycoord, paycoord, rf_apply_atom, "rfapply")
+  CAF_ADD_ATOM(paycoord, paycoord, rf_query_atom, "rfquery")
+  CAF_ADD_ATOM(paycoord, paycoord, refunds_atom, "refunds")
 
 CAF_END_TYPE_ID_BLOCK(paycoord)

@@ -23,7 +23,8 @@ const char* to_string(notify_outcome x) {
 }
 
 const char* to_string(wechat_endpoint x) {
-  static constexpr const char* names[] = {"prepay", "query", "close"};
+  static constexpr const char* names[] = {"prepay", "query", "close", "refund_apply",
+                                          "refund_query"};
   return names[static_cast<size_t>(x)];
 }
 
@@ -41,7 +42,7 @@ const char* to_string(business_outcome x) {
 namespace {
 
 constexpr size_t notify_outcomes = 10;
-constexpr size_t wechat_endpoints = 3;
+constexpr size_t wechat_endpoints = 5;
 constexpr size_t wechat_outcomes = 5;
 constexpr size_t business_outcomes = 4;
 
@@ -179,7 +180,18 @@ struct metrics::families {
       connections(prometheus::BuildGauge()
                     .Name("paycoord_http_connections_open")
                     .Help("Open inbound HTTP connections, by listener")
-                    .Register(r)) {
+                    .Register(r)),
+      refunds(prometheus::BuildGauge()
+                .Name("paycoord_refunds")
+                .Help("Refunds by state (stored records)")
+                .Register(r)),
+      refunds_unresolved(prometheus::BuildGauge()
+                           .Name("paycoord_refunds_unresolved")
+                           .Help("ABNORMAL refunds no person has resolved")
+                           .Register(r)
+                           .Add({})) {
+    for (size_t i = 0; i < refund_state_count; ++i)
+      refund_series[i] = &refunds.Add({{"state", to_string(static_cast<refund_state>(i))}});
     for (size_t i = 0; i < state_count; ++i)
       order_series[i] = &orders.Add({{"state", to_string(static_cast<order_state>(i))}});
     fired_on_time = &timers_fired.Add({{"late", "false"}});
@@ -229,6 +241,9 @@ struct metrics::families {
   prometheus::Histogram& batch_sizes;
   prometheus::Histogram& sync_latency;
   prometheus::Family<prometheus::Gauge>& connections;
+  prometheus::Family<prometheus::Gauge>& refunds;
+  prometheus::Gauge& refunds_unresolved;
+  std::array<prometheus::Gauge*, refund_state_count> refund_series{};
 
   std::array<prometheus::Gauge*, state_count> order_series{};
   /// Parked states only (the others stay null).
@@ -265,6 +280,23 @@ void metrics::set_order_counts(const paycoord::order_counts& counts) {
   }
   stuck_ = counts.stuck;
   f_->stuck.Set(static_cast<double>(counts.stuck));
+  for (size_t i = 0; i < refund_state_count; ++i) {
+    refunds_[i] = counts.refunds[i];
+    f_->refund_series[i]->Set(static_cast<double>(counts.refunds[i]));
+  }
+  refunds_unresolved_ = counts.refunds_unresolved;
+  f_->refunds_unresolved.Set(static_cast<double>(counts.refunds_unresolved));
+}
+
+metrics::refund_counts metrics::refunds_by_state() const {
+  refund_counts out{};
+  for (size_t i = 0; i < refund_state_count; ++i)
+    out[i] = refunds_[i].load();
+  return out;
+}
+
+int64_t metrics::unresolved_refunds() const {
+  return refunds_unresolved_.load();
 }
 
 void metrics::set_unreadable_records(int64_t n) {

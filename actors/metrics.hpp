@@ -38,7 +38,7 @@ enum class notify_outcome : uint8_t {
 
 const char* to_string(notify_outcome x);
 
-enum class wechat_endpoint : uint8_t { prepay, query, close };
+enum class wechat_endpoint : uint8_t { prepay, query, close, refund_apply, refund_query };
 
 const char* to_string(wechat_endpoint x);
 
@@ -98,6 +98,13 @@ public:
   /// business server's ack.
   void order_written(const order_record* before, const order_record& after);
 
+  static constexpr size_t refund_state_count = paycoord::order_counts::refund_state_count;
+  using refund_counts = std::array<int64_t, refund_state_count>;
+  /// Refunds by state, and ABNORMAL ones no person resolved (the store's
+  /// counters, set with the order counts).
+  refund_counts refunds_by_state() const;
+  int64_t unresolved_refunds() const;
+
   state_counts orders_by_state() const;
   /// Parked orders (ANOMALY, ORPHAN, FAULTED) no person has resolved yet.
   state_counts unresolved_counts() const;
@@ -151,6 +158,8 @@ private:
   // integers the inspector shows).
   std::array<std::atomic<int64_t>, state_count> orders_{};
   std::array<std::atomic<int64_t>, state_count> unresolved_{};
+  std::array<std::atomic<int64_t>, refund_state_count> refunds_{};
+  std::atomic<int64_t> refunds_unresolved_{0};
   std::atomic<int64_t> stuck_{0};
   std::atomic<int64_t> unreadable_{0};
   std::atomic<bool> store_writable_{true};

@@ -29,6 +29,29 @@ order_outcome with_record(self_ptr self, unsigned status) {
   return out;
 }
 
+/// The refund `out_refund_no` as durable, with `status` (and `code` and
+/// `message` when given).
+order_outcome with_refund(self_ptr self, const std::string& out_refund_no, unsigned status,
+                          std::string code = {}, std::string message = {}) {
+  order_outcome out;
+  out.status = status;
+  out.code = std::move(code);
+  out.message = std::move(message);
+  if (auto* r = find_refund(self->state.refunds, out_refund_no)) {
+    out.has_refund = true;
+    out.refund = *r;
+  }
+  return out;
+}
+
+/// 204 to a notification, with what it did (for metrics).
+order_outcome notified(notify_outcome what) {
+  order_outcome out;
+  out.status = 204;
+  out.notified = what;
+  return out;
+}
+
 order_outcome failure(unsigned status, std::string code, std::string message) {
   order_outcome out;
   out.status = status;
@@ -39,17 +62,19 @@ order_outcome failure(unsigned status, std::string code, std::string message) {
 
 // -- timer -------------------------------------------------------------------
 
-/// When the timer should fire: the record's due time, or later while the
-/// store is failing (in memory only: the record is not written for it).
+/// When the timer should fire: the earliest deadline of the order and its
+/// refunds (its index entry), or later while the store is failing (in
+/// memory only: the record is not written for it). Negative: nothing due.
 int64_t fire_at(const order_actor_state& st) {
-  return std::max(st.record.next_due_ms, st.not_before_ms);
+  auto due = facts_of(st.record).timer_due_ms;
+  return due < 0 ? due : std::max(due, st.not_before_ms);
 }
 
-/// The record names an action that is due now.
+/// The order or one of its refunds names an action that is due now.
 bool is_due(self_ptr self) {
   auto& st = self->state;
-  return st.has_record && is_active(st.record.state) && st.record.action != next_action::none
-         && fire_at(st) <= now(self);
+  auto at = fire_at(st);
+  return st.has_record && at >= 0 && at <= now(self);
 }
 
 // Arms the timers service for the record's next action, or cancels it. While
@@ -67,14 +92,15 @@ void arm_or_cancel(self_ptr self) {
     self->send(st.deps.timers, cancel_atom_v, st.record.out_trade_no);
 }
 
-/// The order needs no actor now: it is terminal, parked or never created,
-/// or (passivation) it is active with nothing in flight, its store healthy,
-/// and its next action further away than `passivate_after_ms`.
+/// The order needs no actor now: nothing is due for it or its refunds
+/// (terminal, parked or never created), or (passivation) nothing is in
+/// flight, its store is healthy, and its next deadline is further away than
+/// `passivate_after_ms`.
 bool needs_no_actor(self_ptr self) {
   auto& st = self->state;
   if (st.in_flight)
     return false;
-  if (!st.has_record || !is_active(st.record.state))
+  if (!st.has_record || fire_at(st) < 0)
     return true;
   auto after = st.deps.passivate_after_ms;
   return after >= 0 && st.store_failures == 0 && fire_at(st) - now(self) > after;
@@ -123,6 +149,8 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
   if (!notification_id.empty())
     set.notifications.emplace_back(std::move(notification_id), id);
   set.put(d.record, self->state.has_record ? &self->state.record : nullptr);
+  for (auto& r : d.refunds)
+    set.put(r, find_refund(self->state.refunds, r.out_refund_no));
   self->request(self->state.deps.store, caf::infinite, write_atom_v,
                 std::move(set))
     .await(
@@ -142,6 +170,14 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
         if (st.deps.metrics)
           st.deps.metrics->order_written(st.has_record ? &st.record : nullptr, d.record);
         st.record = std::move(d.record);
+        for (auto& r : d.refunds) {
+          auto i = std::find_if(st.refunds.begin(), st.refunds.end(),
+                                [&](const refund_record& y) { return y.out_refund_no == r.out_refund_no; });
+          if (i == st.refunds.end())
+            st.refunds.push_back(std::move(r));
+          else
+            *i = std::move(r);
+        }
         if (!was_stuck && st.record.stuck)
           spdlog::error("event=order_stuck out_trade_no={} attempts={} "
                         "failing_since_ms={}",
@@ -173,13 +209,15 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
           .await(
             [=](order_lookup& lookup) {
               auto& st = self->state;
-              if (lookup.found && (!st.has_record || !(lookup.record == st.record))) {
+              if (lookup.found && (!st.has_record || !(lookup.record == st.record)
+                                   || lookup.refunds != st.refunds)) {
                 if (st.deps.metrics)
                   st.deps.metrics->order_written(st.has_record ? &st.record : nullptr,
                                                  lookup.record);
                 spdlog::warn("event=store_write_landed out_trade_no={} state={}", id,
                              to_string(lookup.record.state));
                 st.record = std::move(lookup.record);
+                st.refunds = std::move(lookup.refunds);
                 st.has_record = true;
               }
               next(false);
@@ -198,10 +236,95 @@ forward_request make_forward(const order_record& x) {
                          x.late};
 }
 
-void run_effect(self_ptr self, order_effect effect) {
+refund_delivery make_refund_delivery(const refund_record& r) {
+  return refund_delivery{r.undelivered.empty() ? std::string{} : r.undelivered.front(),
+                         r.out_trade_no,
+                         r.out_refund_no,
+                         r.refund_id,
+                         r.amount_refund,
+                         r.amount_total,
+                         r.currency,
+                         r.succeeded_at_ms};
+}
+
+using done_fn = std::function<void()>;
+
+void handle(self_ptr self, order_decision d, done_fn done);
+
+/// A refund call: `(atom, refund_record)` to `target`; its result (or the
+/// error, as a retry_later result) goes through `decide`.
+template <class Atom, class Request, class Result, class Decide>
+void refund_call(self_ptr self, const caf::actor& target, Atom atom, Request request,
+                 Decide decide, done_fn done) {
+  self->request(target, caf::infinite, atom, std::move(request))
+    .then(
+      [=](Result& r) {
+        self->state.in_flight = false;
+        handle(self, decide(r), done);
+      },
+      [=](caf::error& err) {
+        self->state.in_flight = false;
+        Result r;
+        r.error = caf::to_string(err);
+        handle(self, decide(r), done);
+      });
+}
+
+void run_refund_effect(self_ptr self, order_effect effect, const std::string& no,
+                       done_fn done) {
   auto& st = self->state;
-  if (effect == order_effect::none || st.in_flight)
+  const auto& machine = *st.deps.machine;
+  auto* refund = find_refund(st.refunds, no);
+  if (refund == nullptr) {
+    st.in_flight = false;
+    if (done)
+      done();
     return;
+  }
+  switch (effect) {
+    case order_effect::refund_apply:
+      refund_call<rf_apply_atom, refund_record, refund_result>(
+        self, st.deps.wechat, rf_apply_atom_v, *refund,
+        [=, &machine](const refund_result& r) {
+          return machine.on_refund_apply(self->state.record, self->state.refunds, no, r,
+                                         now(self));
+        },
+        done);
+      break;
+    case order_effect::refund_query:
+      refund_call<rf_query_atom, std::string, refund_result>(
+        self, st.deps.wechat, rf_query_atom_v, no,
+        [=, &machine](const refund_result& r) {
+          return machine.on_refund_query(self->state.record, self->state.refunds, no, r,
+                                         now(self));
+        },
+        done);
+      break;
+    default: {
+      auto delivery = make_refund_delivery(*refund);
+      auto event = delivery.event;
+      refund_call<forward_atom, refund_delivery, forward_result>(
+        self, st.deps.business, forward_atom_v, std::move(delivery),
+        [=, &machine](const forward_result& r) {
+          return machine.on_refund_delivered(self->state.record, self->state.refunds, no,
+                                             event, r, now(self));
+        },
+        done);
+      break;
+    }
+  }
+}
+
+/// Starts the call an effect names (one at a time per order). `done` runs
+/// once its result is durable, or at once when no call starts.
+void run_effect(self_ptr self, order_effect effect, const std::string& refund_no = {},
+                done_fn done = {}) {
+  auto& st = self->state;
+  if (effect == order_effect::none || st.in_flight) {
+    if (done)
+      done();
+    return;
+  }
   st.in_flight = true;
   const auto& machine = *st.deps.machine;
   auto id = id_of(self);
@@ -251,19 +374,34 @@ void run_effect(self_ptr self, order_effect effect) {
             handle(self, machine.on_forward(self->state.record, r, now(self)));
           });
       break;
+    case order_effect::refund_apply:
+    case order_effect::refund_query:
+    case order_effect::refund_deliver:
+      run_refund_effect(self, effect, refund_no, std::move(done));
+      return;
     case order_effect::none:
       break;
   }
+  if (done)
+    done();
 }
 
-// Commit, then run the effect, then settle the timer.
-void handle(self_ptr self, order_decision d) {
+// Commit, then run the effect, then settle the timer; `done` (optional)
+// runs after the commit.
+void handle(self_ptr self, order_decision d, done_fn done) {
   auto effect = d.effect;
+  auto refund_no = d.refund_no;
   commit(self, std::move(d), {}, [=](bool ok) {
     if (ok)
-      run_effect(self, effect);
+      run_effect(self, effect, refund_no);
+    if (done)
+      done();
     settle(self);
   });
+}
+
+void handle(self_ptr self, order_decision d) {
+  handle(self, std::move(d), {});
 }
 
 // -- create ----------------------------------------------------------------------
@@ -360,7 +498,7 @@ void on_orphan_event(self_ptr self, const verified_notification& n, order_reply 
   self->request(st.deps.store, caf::infinite, write_atom_v, std::move(set))
     .await(
       [=](bool) {
-        reply(order_outcome{204, {}, {}, false, {}, notify_outcome::orphan});
+        reply(notified(notify_outcome::orphan));
         settle(self);
       },
       [=](caf::error& err) {
@@ -383,23 +521,25 @@ void on_notify(self_ptr self, const verified_notification& n,
   std::optional<order_state> before;
   if (st.has_record)
     before = st.record.state;
-  auto d = st.has_record ? machine.on_notify(st.record, n, now(self))
-                         : machine.orphan(n, now(self));
+  bool refund = n.is_refund || n.event_type.starts_with("REFUND.");
+  auto d = !st.has_record ? machine.orphan(n, now(self))
+           : refund       ? machine.on_refund_notify(st.record, st.refunds, n, now(self))
+                          : machine.on_notify(st.record, n, now(self));
   if (!st.has_record)
     spdlog::warn("event=orphan_notification out_trade_no={} id={} type={}",
                  n.fact.out_trade_no, n.notification_id, n.event_type);
   auto effect = d.effect;
+  auto refund_no = d.refund_no;
   commit(self, std::move(d), n.notification_id, [=](bool ok) {
     // Success only once the resulting state is synced; otherwise 500 makes
     // WeChat retry.
     if (!ok) {
       reply(failure(500, "FAIL", "state could not be saved"));
     } else if (self->state.last_write_skipped) {
-      reply(order_outcome{204, {}, {}, false, {}, notify_outcome::duplicate});
+      reply(notified(notify_outcome::duplicate));
     } else {
-      reply(order_outcome{204, {}, {}, false, {},
-                          classify(before, payment, self->state.record.state)});
-      run_effect(self, effect);
+      reply(notified(classify(before, payment, self->state.record.state)));
+      run_effect(self, effect, refund_no);
     }
     settle(self);
   });
@@ -435,6 +575,94 @@ void on_operator(self_ptr self, order_reply reply, unsigned success_status, Deci
   });
 }
 
+// -- refunds ---------------------------------------------------------------------
+
+/// How a refund request ends once its apply is answered (CONTRACTS.md §10).
+order_outcome refund_answer(self_ptr self, const std::string& no) {
+  auto* r = find_refund(self->state.refunds, no);
+  if (r == nullptr)
+    return failure(500, "STORE_FAILED", "refund could not be saved");
+  if (r->state == refund_state::requested)
+    return with_refund(self, no, 202);
+  if (r->state == refund_state::closed && !r->last_error_code.empty())
+    return with_refund(self, no, 502, "REFUND_REFUSED",
+                       "WeChat Pay refused the refund: " + r->last_error_code + " "
+                         + r->last_error_message);
+  return with_refund(self, no, 201);
+}
+
+void on_refund(self_ptr self, const create_refund& req, order_reply reply) {
+  auto& st = self->state;
+  if (!st.has_record) {
+    reply(failure(404, "ORDER_NOT_FOUND", "no order " + req.out_trade_no));
+    settle(self);
+    return;
+  }
+  auto d = st.deps.machine->request_refund(st.record, st.refunds, req, now(self));
+  if (!d.legal) {
+    reply(failure(d.status, d.code, d.refusal));
+    settle(self);
+    return;
+  }
+  auto no = req.out_refund_no;
+  if (!d.persist) {
+    reply(with_refund(self, no, 200)); // the same request again
+    settle(self);
+    return;
+  }
+  commit(self, std::move(d), {}, [=](bool ok) {
+    if (!ok) {
+      reply(failure(500, "STORE_FAILED", "refund could not be saved"));
+      settle(self);
+      return;
+    }
+    if (self->state.last_write_skipped) {
+      // The store refused the claim: out_refund_no belongs to another order.
+      reply(failure(409, "REFUND_CONFLICT",
+                    "out_refund_no " + no + " belongs to another order"));
+      settle(self);
+      return;
+    }
+    spdlog::info("event=refund_requested out_trade_no={} out_refund_no={} refund={}",
+                 id_of(self), no, find_refund(self->state.refunds, no)->amount_refund);
+    // Synced as REQUESTED: now WeChat is asked, and the answer waits for it
+    // (202 at once when another call of the order is out: the timer applies).
+    run_effect(self, order_effect::refund_apply, no,
+               [=] { reply(refund_answer(self, no)); });
+    settle(self);
+  });
+}
+
+/// An operator's action on a refund: 404 without the order or the refund,
+/// 409 INVALID_STATE when refused, else `success_status` with the refund.
+template <class Decide>
+void on_refund_operator(self_ptr self, const std::string& no, order_reply reply,
+                        unsigned success_status, Decide decide) {
+  auto& st = self->state;
+  if (!st.has_record) {
+    reply(failure(404, "ORDER_NOT_FOUND", "no such order"));
+    settle(self);
+    return;
+  }
+  auto d = decide(*st.deps.machine, st.record, st.refunds, now(self));
+  if (!d.legal) {
+    reply(failure(d.status != 0 ? d.status : 409, d.code.empty() ? "INVALID_STATE" : d.code,
+                  d.refusal));
+    settle(self);
+    return;
+  }
+  auto effect = d.effect;
+  commit(self, std::move(d), {}, [=](bool ok) {
+    if (!ok) {
+      reply(failure(500, "STORE_FAILED", "operator event could not be saved"));
+    } else {
+      reply(with_refund(self, no, success_status));
+      run_effect(self, effect, no);
+    }
+    settle(self);
+  });
+}
+
 } // namespace
 
 caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
@@ -449,6 +677,7 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
   if (start.record) {
     st.has_record = true;
     st.record = std::move(*start.record);
+    st.refunds = std::move(start.refunds);
     // Loaded for a message, the order arms after handling it (settle). Its
     // timer needs no arming before that: the fire that woke it, or its
     // entry in the timers service or the index, is on its way. A crash may
@@ -470,13 +699,31 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
         settle(self); // stale, early or repeated: the armed timer stands
         return;
       }
-      auto d = st.deps.machine->on_timer(st.record, now(self));
+      auto d = st.deps.machine->on_timer(st.record, st.refunds, now(self));
       if (!d.legal)
         spdlog::warn("event=refused out_trade_no={} input=timer why=\"{}\"",
                      id_of(self), d.refusal);
       else
-        run_effect(self, d.effect);
+        run_effect(self, d.effect, d.refund_no);
       settle(self);
+    },
+    [=](refund_atom, const create_refund& req, order_reply& reply) {
+      on_refund(self, req, std::move(reply));
+    },
+    [=](refund_atom, verify_atom, const std::string& no, order_reply& reply) {
+      on_refund_operator(self, no, std::move(reply), 202,
+                         [no](const order_machine& m, const order_record& x,
+                              const refund_list& rs, int64_t t) {
+                           return m.on_operator_refund_verify(x, rs, no, t);
+                         });
+    },
+    [=](refund_atom, resolve_atom, const std::string& no, const std::string& note,
+        order_reply& reply) {
+      on_refund_operator(self, no, std::move(reply), 200,
+                         [no, note](const order_machine& m, const order_record& x,
+                                    const refund_list& rs, int64_t t) {
+                           return m.on_operator_refund_resolve(x, rs, no, note, t);
+                         });
     },
     [=](verify_atom, order_reply& reply) {
       on_operator(self, std::move(reply), 202,
@@ -492,8 +739,8 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
     },
     [=](retry_atom, order_reply& reply) {
       on_operator(self, std::move(reply), 200,
-                  [](const order_machine& m, const order_record& x, int64_t t) {
-                    return m.on_operator_retry(x, t);
+                  [self](const order_machine& m, const order_record& x, int64_t t) {
+                    return m.on_operator_retry(x, self->state.refunds, t);
                   });
     },
     [=](resolve_atom, const std::string& note, order_reply& reply) {

@@ -48,6 +48,8 @@ struct order_actor_state {
   bool has_record = false;
   /// Always equal to what is durable in the store (updated after the sync).
   order_record record;
+  /// The order's refunds, durable like `record` (one aggregate).
+  refund_list refunds;
   /// A query, close or forward call is out; its result re-arms the timer.
   bool in_flight = false;
   uint32_t restarts = 0;
@@ -67,6 +69,7 @@ struct order_actor_state {
 struct order_start {
   std::string out_trade_no;           ///< the order it is spawned for
   std::optional<order_record> record; ///< nullopt: not in the store (yet)
+  refund_list refunds;                ///< the order's refunds in the store
   uint32_t restarts = 0;              ///< crashes so far (from the registry)
 };
 
@@ -95,6 +98,13 @@ struct order_start {
 /// - `(notify_atom, verified_notification, order_reply)`: 204 once durable
 /// - `(timer_atom)`: the timer fired; the order acts if its record is due
 ///   and nothing is in flight (a stale or repeated fire changes nothing)
+/// - `(refund_atom, create_refund, order_reply)`: CONTRACTS.md §10: 201
+///   accepted by WeChat, 202 REQUESTED (the apply failed and is retried),
+///   200 the same request again, 502 REFUND_REFUSED (CLOSED), 409/400 with
+///   the code of the refusal; every answer with the refund once durable
+/// - `(refund_atom, verify_atom, out_refund_no, order_reply)`,
+///   `(refund_atom, resolve_atom, out_refund_no, note, order_reply)`:
+///   operator actions on a refund (202 / 200 with the refund)
 /// - `(verify_atom, order_reply)`, `(forward_atom, order_reply)`: operator
 ///   (202); `(retry_atom, order_reply)`, `(resolve_atom, std::string note,
 ///   order_reply)`: CONTRACTS.md §11 (200 with the record, 409 INVALID_STATE)

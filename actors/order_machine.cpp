@@ -83,6 +83,12 @@ const char* to_string(order_effect x) {
       return "close";
     case order_effect::forward:
       return "forward";
+    case order_effect::refund_apply:
+      return "refund_apply";
+    case order_effect::refund_query:
+      return "refund_query";
+    case order_effect::refund_deliver:
+      return "refund_deliver";
   }
   return "unknown";
 }
@@ -698,6 +704,9 @@ order_decision order_machine::fault(const order_record& x,
   d.record.parked_reason = utf8_prefix(reason, max_error_text);
   d.record.resolved_at_ms = 0;
   d.record.resolved_note.clear();
+  // The whole aggregate is parked: its refunds wait for the operator's
+  // retry too (their own deadlines stay on their records).
+  d.record.refund_due_ms = 0;
   set_state(d, order_state::faulted, now_ms, d.record.parked_reason);
   return d;
 }

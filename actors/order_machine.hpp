@@ -10,6 +10,7 @@
 #include "actors/messages.hpp"
 #include "config/config.hpp"
 #include "storage/order_record.hpp"
+#include "storage/refund_record.hpp"
 
 namespace paycoord {
 
@@ -33,7 +34,14 @@ enum class order_effect : uint8_t {
   query,   ///< query WeChat for the trade state
   close,   ///< close the order at WeChat
   forward, ///< deliver the paid order to the business server
+  // A refund's (`order_decision::refund_no` names it):
+  refund_apply,   ///< ask WeChat to refund (same out_refund_no on every try)
+  refund_query,   ///< ask WeChat how the refund stands
+  refund_deliver, ///< deliver its oldest undelivered event
 };
+
+/// CONTRACTS.md §10: at most this many refunds per order (WeChat's limit).
+constexpr size_t max_refunds_per_order = 50;
 
 const char* to_string(order_effect x);
 
@@ -49,6 +57,16 @@ struct order_decision {
   order_record record;
   std::vector<order_event> events;
   order_effect effect = order_effect::none;
+  /// Refunds the decision changed (their new values; written with `record`,
+  /// whose `refund_due_ms` and events follow them).
+  refund_list refunds;
+  /// The refund a refund effect is for.
+  std::string refund_no;
+  /// A refused refund request: its CONTRACTS.md §10 code (ORDER_NOT_PAID,
+  /// REFUND_EXCEEDS_PAID, TOO_MANY_REFUNDS, REFUND_CONFLICT,
+  /// INVALID_REQUEST) and the HTTP status (409, 400).
+  std::string code;
+  unsigned status = 0;
 };
 
 /// The order lifecycle of DESIGN.md as pure functions over a record: no
@@ -108,11 +126,65 @@ public:
   /// FAULTED only (CONTRACTS.md §11): back to the state before it was
   /// parked with its next step due now; a payment held meanwhile is applied.
   order_decision on_operator_retry(const order_record& x, int64_t now_ms) const;
+  /// The same, for an order with refunds: their deadlines count again.
+  order_decision on_operator_retry(const order_record& x, const refund_list& refunds,
+                                   int64_t now_ms) const;
   /// ANOMALY, ORPHAN or FAULTED, not yet resolved: marks it handled by a
   /// person. The state stays. `note` is validated by the caller.
   order_decision on_operator_resolve(const order_record& x,
                                      const std::string& note,
                                      int64_t now_ms) const;
+
+  // -- refunds (order_machine_refunds.cpp) -----------------------------------
+  //
+  // The order owns its refunds: every function gets the order and all its
+  // refunds, and returns the changed refunds with the order record (its
+  // events and `refund_due_ms`). A refund's one deadline (`action`,
+  // `next_due_ms`) folds into the order's timer.
+
+  /// A merchant's refund request: a new REQUESTED refund (apply due now), the
+  /// same refund again (`legal`, nothing to persist), or a refusal with
+  /// `code`.
+  order_decision request_refund(const order_record& x, const refund_list& refunds,
+                                const create_refund& req, int64_t now_ms) const;
+
+  /// Result of an apply of refund `out_refund_no`.
+  order_decision on_refund_apply(const order_record& x, const refund_list& refunds,
+                                 const std::string& out_refund_no, const refund_result& r,
+                                 int64_t now_ms) const;
+
+  /// Result of a query of refund `out_refund_no`.
+  order_decision on_refund_query(const order_record& x, const refund_list& refunds,
+                                 const std::string& out_refund_no, const refund_result& r,
+                                 int64_t now_ms) const;
+
+  /// A verified REFUND.* notification (`n.is_refund`) for this order. One
+  /// for a refund the order does not have is an orphan event on its
+  /// timeline: it changes no refund and blocks nothing.
+  order_decision on_refund_notify(const order_record& x, const refund_list& refunds,
+                                  const verified_notification& n, int64_t now_ms) const;
+
+  /// Result of delivering `event` of refund `out_refund_no`.
+  order_decision on_refund_delivered(const order_record& x, const refund_list& refunds,
+                                     const std::string& out_refund_no,
+                                     const std::string& event, const forward_result& r,
+                                     int64_t now_ms) const;
+
+  /// Operator: query the refund now (any state).
+  order_decision on_operator_refund_verify(const order_record& x, const refund_list& refunds,
+                                           const std::string& out_refund_no,
+                                           int64_t now_ms) const;
+
+  /// Operator: an ABNORMAL refund no person resolved yet is marked handled.
+  order_decision on_operator_refund_resolve(const order_record& x,
+                                            const refund_list& refunds,
+                                            const std::string& out_refund_no,
+                                            const std::string& note, int64_t now_ms) const;
+
+  /// The order's timer fired: the order's own action if it is due, else the
+  /// refund due earliest (`refund_no`). Refused when nothing is due.
+  order_decision on_timer(const order_record& x, const refund_list& refunds,
+                          int64_t now_ms) const;
 
   /// Parks an order whose actor crashed too often, remembering its state.
   order_decision fault(const order_record& x, const std::string& reason,
@@ -139,6 +211,14 @@ private:
                  std::string why) const;
   void add_event(order_decision& d, int64_t now_ms, std::string kind,
                  const nlohmann::json& detail) const;
+  // Refund helpers (order_machine_refunds.cpp).
+  refund_record& change(order_decision& d, const refund_list& refunds,
+                        const refund_record& r) const;
+  void finish_refunds(order_decision& d, const refund_list& refunds, int64_t now_ms) const;
+  void adopt(order_decision& d, refund_record& r, const refund_fact& f, int64_t now_ms,
+             const char* source) const;
+  void schedule_refund_query(refund_record& r, int64_t now_ms) const;
+  void after_delivery(refund_record& r, int64_t now_ms) const;
 
   order_rules rules_;
   uniform_fn uniform_;

@@ -17,9 +17,10 @@ void count_live(self_ptr self) {
 }
 
 caf::actor spawn_order(self_ptr self, const std::string& id,
-                       std::optional<order_record> record, uint32_t restarts) {
+                       std::optional<order_record> record, refund_list refunds,
+                       uint32_t restarts) {
   auto& st = self->state;
-  order_start start{id, std::move(record), restarts};
+  order_start start{id, std::move(record), std::move(refunds), restarts};
   ++st.spawned;
   auto actor = self->spawn<caf::monitored>(order_actor, st.deps,
                                            std::move(start));
@@ -59,8 +60,11 @@ bool answer_held(self_ptr self, const std::string& id, const std::string& why) {
     bool answered = false;
     for (size_t i = 0; i < msg.size() && !answered; ++i)
       if (msg.match_element<order_reply>(i)) {
-        msg.get_as<order_reply>(i)(
-          order_outcome{503, "STORE_UNAVAILABLE", why, false, {}, notify_outcome::failed});
+        order_outcome out;
+        out.status = 503;
+        out.code = "STORE_UNAVAILABLE";
+        out.message = why;
+        msg.get_as<order_reply>(i)(std::move(out));
         answered = true;
       }
     had_timer = had_timer || (!answered && msg.match_element<timer_atom>(0));
@@ -91,7 +95,8 @@ void load_and_spawn(self_ptr self, const std::string& id, uint32_t restarts,
         if (lookup.found)
           record = std::move(lookup.record);
         auto history = st.respawning.find(id);
-        auto actor = spawn_order(self, id, std::move(record), restarts);
+        auto actor = spawn_order(self, id, std::move(record), std::move(lookup.refunds),
+                                 restarts);
         if (history != st.respawning.end()) {
           st.live[id].crashes = std::move(history->second.crashes);
           st.respawning.erase(history);
@@ -318,6 +323,18 @@ caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
     },
     [=](resolve_atom a, const std::string& id, std::string& note, order_reply& reply) {
       route(self, id, caf::make_message(a, std::move(note), std::move(reply)));
+    },
+    [=](refund_atom a, create_refund& req, order_reply& reply) {
+      auto id = req.out_trade_no;
+      route(self, id, caf::make_message(a, std::move(req), std::move(reply)));
+    },
+    [=](refund_atom a, verify_atom v, const std::string& id, std::string& no,
+        order_reply& reply) {
+      route(self, id, caf::make_message(a, v, std::move(no), std::move(reply)));
+    },
+    [=](refund_atom a, resolve_atom r, const std::string& id, std::string& no,
+        std::string& note, order_reply& reply) {
+      route(self, id, caf::make_message(a, r, std::move(no), std::move(note), std::move(reply)));
     },
     [=](load_atom, const std::string& id, uint32_t restarts, uint32_t attempt) {
       load_and_spawn(self, id, restarts, attempt); // a retry after a store failure

@@ -69,6 +69,9 @@ struct registry_state {
 ///   `(retry_atom, std::string id, order_reply)`,
 ///   `(resolve_atom, std::string id, std::string note, order_reply)`:
 ///   operator actions
+/// - `(refund_atom, create_refund, order_reply)` (routed by out_trade_no),
+///   `(refund_atom, verify_atom, id, out_refund_no, order_reply)`,
+///   `(refund_atom, resolve_atom, id, out_refund_no, note, order_reply)`
 /// - `(load_atom, id, restarts, attempt)`, `(fault_atom, id, reason,
 ///   attempt)`: internal retries after a store failure
 /// - `(snapshot_atom, std::string id, snapshot_reply)`

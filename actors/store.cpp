@@ -64,20 +64,38 @@ void reopen(self_ptr self) {
   set_writable(self, true);
 }
 
-/// True when `set` repeats a notification id processed before (or earlier in
-/// this batch): the store is the only writer, so reading here and writing
-/// below cannot race.
-bool repeats_a_notification(const order_store& db, const write_set& set,
-                            std::unordered_set<std::string>& in_batch) {
+/// What a batch has claimed so far: notification ids and new refund numbers.
+struct claims {
+  std::unordered_set<std::string> notifications;
+  std::unordered_set<std::string> refund_numbers;
+};
+
+/// True when `set` must be skipped whole: it repeats a notification id
+/// processed before, or claims a new out_refund_no another order holds (or
+/// earlier in this batch). The store is the only writer, so reading here and
+/// writing below cannot race.
+bool must_skip(const order_store& db, const write_set& set, claims& in_batch) {
   for (auto& [id, out_trade_no] : set.notifications) {
-    if (in_batch.count(id))
+    if (in_batch.notifications.count(id))
       return true;
     auto found = db.find_notification(id);
     if (found && *found)
       return true;
   }
+  for (auto& w : set.refunds) {
+    if (w.before)
+      continue;
+    if (in_batch.refund_numbers.count(w.record.out_refund_no))
+      return true;
+    auto owner = db.refund_owner(w.record.out_refund_no);
+    if (!owner || *owner)
+      return true; // unreadable, or taken: never two refunds with one number
+  }
   for (auto& [id, out_trade_no] : set.notifications)
-    in_batch.insert(id);
+    in_batch.notifications.insert(id);
+  for (auto& w : set.refunds)
+    if (!w.before)
+      in_batch.refund_numbers.insert(w.record.out_refund_no);
   return false;
 }
 
@@ -91,10 +109,10 @@ void flush(self_ptr self) {
   std::vector<const write_set*> sets;
   sets.reserve(batch.size());
   std::vector<caf::response_promise*> skipped;
-  std::unordered_set<std::string> ids_in_batch;
+  claims in_batch;
   for (auto& [set, promise] : batch) {
-    if (!set.notifications.empty()
-        && repeats_a_notification(*st.db, set, ids_in_batch)) {
+    if ((!set.notifications.empty() || !set.refunds.empty())
+        && must_skip(*st.db, set, in_batch)) {
       skipped.push_back(&promise);
       continue;
     }
@@ -218,6 +236,10 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
       if (*x) {
         lookup.found = true;
         lookup.record = std::move(**x);
+        auto refunds = self->state.db->refunds(out_trade_no);
+        if (!refunds)
+          return make_error(refunds.error());
+        lookup.refunds = std::move(*refunds);
       }
       return lookup;
     },
@@ -246,6 +268,10 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
       if (!indexed)
         return make_error(indexed.error());
       h.timer_indexed = *indexed;
+      auto refunds = db.refunds(out_trade_no);
+      if (!refunds)
+        return make_error(refunds.error());
+      h.refunds = std::move(*refunds);
       return h;
     },
     [=](scan_atom, const std::string& after, uint32_t limit, const std::string& state,

@@ -63,9 +63,10 @@ struct store_actor_state {
 ///
 /// Protocol:
 /// - `(write_atom, write_set)` -> `bool` after the sync: true, or false when
-///   the set carried a notification id that was processed before (the set
-///   was skipped whole: see write_set); or a store error
-/// - `(load_atom, std::string out_trade_no)` -> `order_lookup`
+///   the set was skipped whole: it carried a notification id that was
+///   processed before (see write_set), or a new refund whose out_refund_no
+///   another order holds; or a store error
+/// - `(load_atom, std::string out_trade_no)` -> `order_lookup` (with refunds)
 /// - `(events_atom, std::string out_trade_no, uint64_t after, uint32_t limit)`
 ///   -> `std::vector<order_event>`
 /// - `(history_atom, std::string out_trade_no, uint32_t limit)` ->

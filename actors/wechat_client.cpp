@@ -24,6 +24,7 @@ struct wechat_client::reply {
   int status = 0;
   std::string body;
   std::string error;
+  std::string code; ///< WeChat's error code of a non-2xx answer, if it gave one
   int64_t latency_ms = 0;
 };
 
@@ -219,6 +220,8 @@ wechat_client::reply wechat_client::call(std::string_view method,
   if (r.status < 200 || r.status > 299 || r.status == 202) {
     r.outcome = outcome_of_status(r.status);
     r.error = describe_status(r.status, response->body);
+    if (auto err = wechatpay::parse_api_error(response->body))
+      r.code = utf8_prefix(err->code, 64);
     return r;
   }
   // A 2xx is believed only with WeChat's valid signature over the raw bytes.
@@ -257,6 +260,92 @@ query_result wechat_client::query(const std::string& out_trade_no) {
   auto said = out.outcome == query_outcome::trade_state ? out.fact.trade_state
                                                         : to_string(out.outcome);
   log_call("query", out_trade_no, r, said, out.error);
+  return out;
+}
+
+namespace {
+
+/// A refund's fact from a verified refund object.
+refund_fact to_refund_fact(const wechatpay::refund& x) {
+  refund_fact f;
+  f.out_trade_no = x.out_trade_no;
+  f.out_refund_no = x.out_refund_no;
+  f.refund_id = x.refund_id;
+  f.status = x.status;
+  f.refund = x.amount.refund;
+  f.total = x.amount.total;
+  if (x.success_time)
+    f.success_time_ms = to_unix_ms(*x.success_time);
+  return f;
+}
+
+/// Reads a refund call's answer: a verified refund object about
+/// `out_refund_no` (and `out_trade_no` when given), or the outcome of its
+/// status (`apply`: a 4xx other than 401 and 404 is WeChat's refusal).
+refund_result refund_result_of(const wechat_client::reply& r, const std::string& out_refund_no,
+                               const std::string& out_trade_no, bool apply) {
+  refund_result out;
+  out.status = r.status;
+  out.error = r.error;
+  switch (r.outcome) {
+    case query_outcome::trade_state: {
+      auto x = wechatpay::parse_refund(r.body);
+      if (!x) {
+        out.outcome = refund_outcome::retry_later;
+        out.error = "unreadable refund: " + x.error().message();
+      } else if (x->out_refund_no != out_refund_no
+                 || (!out_trade_no.empty() && x->out_trade_no != out_trade_no)) {
+        out.outcome = refund_outcome::failed;
+        out.error = "refund object for " + log_text(x->out_refund_no, 64) + " / "
+                    + log_text(x->out_trade_no, 64);
+      } else {
+        out.outcome = refund_outcome::refund;
+        out.fact = to_refund_fact(*x);
+      }
+      return out;
+    }
+    case query_outcome::not_found:
+      out.outcome = refund_outcome::not_found;
+      break;
+    case query_outcome::retry_later:
+      out.outcome = refund_outcome::retry_later;
+      break;
+    case query_outcome::failed:
+      out.outcome = apply && r.status >= 400 && r.status <= 499 && r.status != 401
+                      ? refund_outcome::refused
+                      : refund_outcome::failed;
+      break;
+  }
+  out.code = r.code;
+  return out;
+}
+
+std::string refund_said(const refund_result& x) {
+  return x.outcome == refund_outcome::refund ? log_text(x.fact.status, 32)
+                                             : std::string{to_string(x.outcome)};
+}
+
+} // namespace
+
+refund_result wechat_client::apply_refund(const refund_record& refund) {
+  wechatpay::refund_request body;
+  body.out_trade_no = refund.out_trade_no;
+  body.out_refund_no = refund.out_refund_no;
+  body.reason = refund.reason;
+  body.notify_url = config_.notify_url;
+  body.refund = refund.amount_refund;
+  body.total = refund.amount_total;
+  body.currency = refund.currency;
+  auto r = call("POST", "/v3/refund/domestic/refunds", wechatpay::to_json(body));
+  auto out = refund_result_of(r, refund.out_refund_no, refund.out_trade_no, true);
+  log_call("refund_apply", refund.out_trade_no, r, refund_said(out), out.error);
+  return out;
+}
+
+refund_result wechat_client::query_refund(const std::string& out_refund_no) {
+  auto r = call("GET", "/v3/refund/domestic/refunds/" + path_segment(out_refund_no), {});
+  auto out = refund_result_of(r, out_refund_no, {}, false);
+  log_call("refund_query", out_refund_no, r, refund_said(out), out.error);
   return out;
 }
 
@@ -314,6 +403,21 @@ wechat_outcome metric_outcome(query_outcome x) {
   return wechat_outcome::failed;
 }
 
+wechat_outcome metric_outcome(const refund_result& x) {
+  switch (x.outcome) {
+    case refund_outcome::refund:
+      return wechat_outcome::ok;
+    case refund_outcome::not_found:
+      return wechat_outcome::not_found;
+    case refund_outcome::retry_later:
+      return wechat_outcome::retry_later;
+    case refund_outcome::failed:
+    case refund_outcome::refused:
+      return wechat_outcome::failed;
+  }
+  return wechat_outcome::failed;
+}
+
 wechat_outcome metric_outcome(const call_result& x) {
   if (x.ok)
     return wechat_outcome::ok;
@@ -357,6 +461,14 @@ caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config confi
       [client, m](prepay_atom, const order_record& x) {
         return counted(m, wechat_endpoint::prepay, [&] { return client->prepay(x); });
       },
+      [client, m](rf_apply_atom, const refund_record& x) {
+        return counted(m, wechat_endpoint::refund_apply,
+                       [&] { return client->apply_refund(x); });
+      },
+      [client, m](rf_query_atom, const std::string& no) {
+        return counted(m, wechat_endpoint::refund_query,
+                       [&] { return client->query_refund(no); });
+      },
     };
   };
   auto refusals = [](const std::string& reason) {
@@ -365,18 +477,24 @@ caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config confi
     query_result refused_query;
     refused_query.outcome = query_outcome::retry_later;
     refused_query.error = reason;
+    refund_result refused_refund;
+    refused_refund.error = reason;
     return caf::message_handler{
       [=](query_atom, const std::string&) { return refused_query; },
       [=](close_atom, const std::string&) { return refused_call; },
       [=](prepay_atom, const order_record&) { return refused_call; },
+      [=](rf_apply_atom, const refund_record&) { return refused_refund; },
+      [=](rf_query_atom, const std::string&) { return refused_refund; },
     };
   };
   auto on_refused = [m](const caf::message& request) {
     if (!m)
       return;
-    auto endpoint = request.match_element<query_atom>(0)   ? wechat_endpoint::query
-                    : request.match_element<close_atom>(0) ? wechat_endpoint::close
-                                                           : wechat_endpoint::prepay;
+    auto endpoint = request.match_element<query_atom>(0)      ? wechat_endpoint::query
+                    : request.match_element<close_atom>(0)    ? wechat_endpoint::close
+                    : request.match_element<rf_apply_atom>(0) ? wechat_endpoint::refund_apply
+                    : request.match_element<rf_query_atom>(0) ? wechat_endpoint::refund_query
+                                                              : wechat_endpoint::prepay;
     m->wechat_call(endpoint, wechat_outcome::refused, 0);
   };
   return spawn_blocking_pool(system, {.name = "wechat",

@@ -58,6 +58,17 @@ public:
   /// `POST /v3/pay/transactions/jsapi` for `record`; `prepay_id` on success.
   call_result prepay(const order_record& record);
 
+  /// `POST /v3/refund/domestic/refunds` for `refund` (wechatpay-v3.md §7):
+  /// the same body on every try, so WeChat dedupes on out_refund_no. A 4xx
+  /// other than 401 and 404 is `refused` (with WeChat's code): WeChat will
+  /// not refund; 404 (the order is unknown there) is `not_found`; 401 is
+  /// `failed` (our signature: retried slowly, never read as a refusal).
+  refund_result apply_refund(const refund_record& refund);
+
+  /// `GET /v3/refund/domestic/refunds/{out_refund_no}`: 404 is `not_found`
+  /// (WeChat never accepted it), other 4xx `failed`.
+  refund_result query_refund(const std::string& out_refund_no);
+
   /// One call's answer classified by status and signature (defined in the
   /// .cpp; public only for its helpers there).
   struct reply;
@@ -102,6 +113,8 @@ struct wechat_pool_config {
 /// - `(query_atom, std::string out_trade_no)` -> `query_result`
 /// - `(close_atom, std::string out_trade_no)` -> `call_result`
 /// - `(prepay_atom, order_record)` -> `call_result` with `prepay_id`
+/// - `(rf_apply_atom, refund_record)`, `(rf_query_atom, std::string
+///   out_refund_no)` -> `refund_result`
 /// Calls start at most `wechatpay.rate_limit_qps` a second (burst of the same
 /// size). An exit message stops it and its workers.
 caf::actor spawn_wechat_pool(caf::actor_system& system, wechat_pool_config config);

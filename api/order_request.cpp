@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_input.hpp"
+#include "common/text.hpp"
 
 namespace paycoord::api {
 
@@ -127,7 +128,7 @@ expected<create_order, field_error> parse_create_order(std::string_view body,
   return req;
 }
 
-std::string order_view_json(const order_record& x) {
+std::string order_view_json(const order_record& x, const std::vector<refund_record>& refunds) {
   auto time_or_null = [](int64_t ms) -> json {
     if (ms == 0)
       return nullptr;
@@ -148,7 +149,16 @@ std::string order_view_json(const order_record& x) {
     {"paid_via", x.via == paid_via::none ? json(nullptr) : json(to_string(x.via))},
     {"late", x.late},
   };
-  return j.dump();
+  int64_t refunded = 0;
+  auto list = json::array();
+  for (auto& r : refunds) {
+    if (r.state == refund_state::success)
+      refunded += r.amount_refund;
+    list.push_back(json{{"out_refund_no", r.out_refund_no}, {"state", to_string(r.state)}});
+  }
+  j["refunded_total"] = refunded;
+  j["refunds"] = std::move(list);
+  return json_text(j);
 }
 
 } // namespace paycoord::api

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "common/expected.hpp"
@@ -24,7 +25,9 @@ bool valid_out_trade_no(std::string_view id);
 expected<create_order, field_error> parse_create_order(std::string_view body,
                                                        timestamp now);
 
-/// The `GET /v1/orders/{id}` view of a record (CONTRACTS.md §3), as JSON text.
-std::string order_view_json(const order_record& x);
+/// The `GET /v1/orders/{id}` view of a record (CONTRACTS.md §3) with its
+/// refunds (§10: `refunded_total`, the sum of SUCCESS refunds, and each
+/// refund's `out_refund_no` and `state`), as JSON text.
+std::string order_view_json(const order_record& x, const std::vector<refund_record>& refunds);
 
 } // namespace paycoord::api

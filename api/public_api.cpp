@@ -12,6 +12,7 @@
 #include "common/text.hpp"
 #include "api/access.hpp"
 #include "api/order_request.hpp"
+#include "api/refund_request.hpp"
 #include "net/http_server.hpp"
 #include "net/wechatpay/jsapi.hpp"
 #include "net/wechatpay/models.hpp"
@@ -112,12 +113,82 @@ void get_order_route(const ctx_ptr& ctx, net::request_context rc) {
           }
           net::http_response res{http::status::ok, 11};
           res.set(http::field::content_type, "application/json");
-          res.body() = order_view_json(lookup.record);
+          res.body() = order_view_json(lookup.record, lookup.refunds);
           respond.send(std::move(res));
         },
         [respond, id](caf::error& err) {
           spdlog::error("event=order_read_failed out_trade_no={} error=\"{}\"",
                         id, caf::to_string(err));
+          respond.send_error(500, "STORE_FAILED", caf::to_string(err));
+        });
+  });
+}
+
+// -- refunds -------------------------------------------------------------------
+
+void refund_reply(const net::responder& respond, const order_outcome& out) {
+  if (!out.has_refund) {
+    respond.send_error(out.status, out.code, out.message);
+    return;
+  }
+  auto body = refund_view(out.refund);
+  if (out.status >= 400) {
+    body["code"] = out.code;
+    body["message"] = out.message;
+  }
+  net::http_response res{static_cast<http::status>(out.status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = json_text(body);
+  respond.send(std::move(res));
+}
+
+void create_refund_route(const ctx_ptr& ctx, net::request_context rc) {
+  if (not_ready(ctx, rc))
+    return;
+  std::string id{rc.path_param("out_trade_no")};
+  if (!valid_out_trade_no(id)) {
+    rc.respond.send_error(404, "ORDER_NOT_FOUND", "no order " + id);
+    return;
+  }
+  auto req = parse_create_refund(rc.request.body(), id);
+  if (!req) {
+    auto& e = req.error();
+    rc.respond.send_error(400, "INVALID_REQUEST",
+                          e.field.empty() ? e.message : e.field + ": " + e.message);
+    return;
+  }
+  auto respond = rc.respond;
+  order_reply reply{[respond](order_outcome out) { refund_reply(respond, out); }};
+  caf::anon_send(ctx->registry, refund_atom_v, std::move(*req), std::move(reply));
+}
+
+void get_refund_route(const ctx_ptr& ctx, net::request_context rc) {
+  std::string id{rc.path_param("out_trade_no")};
+  std::string no{rc.path_param("out_refund_no")};
+  if (!valid_out_trade_no(id) || !valid_out_refund_no(no)) {
+    rc.respond.send_error(404, "REFUND_NOT_FOUND", "no refund " + utf8_prefix(no, 64));
+    return;
+  }
+  auto respond = rc.respond;
+  ctx->system->spawn([ctx, respond, id, no](caf::event_based_actor* self) {
+    self->request(ctx->store, caf::infinite, load_atom_v, id)
+      .then(
+        [respond, id, no](order_lookup& lookup) {
+          auto* r = lookup.found ? find_refund(lookup.refunds, no) : nullptr;
+          if (r == nullptr) {
+            respond.send_error(404, "REFUND_NOT_FOUND",
+                               "no refund " + no + " of order " + id);
+            return;
+          }
+          order_outcome out;
+          out.status = 200;
+          out.has_refund = true;
+          out.refund = *r;
+          refund_reply(respond, out);
+        },
+        [respond, id](caf::error& err) {
+          spdlog::error("event=order_read_failed out_trade_no={} error=\"{}\"", id,
+                        caf::to_string(err));
           respond.send_error(500, "STORE_FAILED", caf::to_string(err));
         });
   });
@@ -193,6 +264,26 @@ void notify_route(const ctx_ptr& ctx, net::request_context rc) {
       break;
     }
     case wechatpay::event_kind::refund:
+      if (auto e = wechatpay::parse_refund_event(opened->plaintext)) {
+        if (!e->mchid.empty() && e->mchid != ctx->mchid) {
+          spdlog::error("event=notify_foreign_merchant id={} mchid={}",
+                        log_text(n.notification_id, 128), log_text(e->mchid, 64));
+          refuse(ctx, rc.respond, notify_outcome::foreign_merchant, 400,
+                 "notification is for mchid " + utf8_prefix(e->mchid, 64)
+                   + ", not this merchant");
+          return;
+        }
+        n.is_refund = true;
+        n.refund.out_trade_no = e->out_trade_no;
+        n.refund.out_refund_no = e->out_refund_no;
+        n.refund.refund_id = e->refund_id;
+        n.refund.status = e->refund_status;
+        n.refund.refund = e->amount.refund;
+        n.refund.total = e->amount.total;
+        if (e->success_time)
+          n.refund.success_time_ms = to_unix_ms(*e->success_time);
+      }
+      [[fallthrough]]; // routed by out_trade_no like any other event
     case wechatpay::event_kind::other: {
       // Never read as a payment: stored on the order's timeline (or as an
       // orphan event) and answered 204, so WeChat does not retry for a day.
@@ -251,6 +342,10 @@ void add_order_routes(net::router& routes, std::shared_ptr<const api_context> ct
   routes.add(http::verb::post, "/v1/orders", order_route(ctx, create_order_route), limit);
   routes.add(http::verb::get, "/v1/orders/{out_trade_no}", order_route(ctx, get_order_route),
              limit);
+  routes.add(http::verb::post, "/v1/orders/{out_trade_no}/refunds",
+             order_route(ctx, create_refund_route), limit);
+  routes.add(http::verb::get, "/v1/orders/{out_trade_no}/refunds/{out_refund_no}",
+             order_route(ctx, get_refund_route), limit);
 }
 
 void add_notify_route(net::router& routes, std::shared_ptr<const api_context> ctx) {

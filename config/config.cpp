@@ -201,14 +201,23 @@ problem check_business(const business_config& b) {
   return check_range("business.concurrency", b.concurrency, 1, 1024);
 }
 
+/// A schedule of delays: at least one, strictly increasing.
+problem check_steps(std::string_view key, const std::vector<duration>& steps) {
+  if (steps.empty())
+    return error_at(key, "must list at least one delay (e.g. [\"5s\", \"30s\"])");
+  if (auto e = std::adjacent_find(steps.begin(), steps.end(), std::greater_equal<>{});
+      e != steps.end())
+    return error_at(key, "must be strictly increasing, but "
+                           + json_quoted(format_duration(*e)) + " is followed by "
+                           + json_quoted(format_duration(*(e + 1))));
+  return std::nullopt;
+}
+
 problem check_schedule(const schedule_config& s) {
-  if (s.verify.empty())
-    return error_at("schedule.verify", "must list at least one delay (e.g. [\"5s\", \"30s\"])");
-  if (auto e = std::adjacent_find(s.verify.begin(), s.verify.end(), std::greater_equal<>{});
-      e != s.verify.end())
-    return error_at("schedule.verify", "must be strictly increasing, but "
-                                         + json_quoted(format_duration(*e)) + " is followed by "
-                                         + json_quoted(format_duration(*(e + 1))));
+  if (auto e = check_steps("schedule.verify", s.verify))
+    return e;
+  if (auto e = check_steps("schedule.refund_verify", s.refund_verify))
+    return e;
   const std::pair<std::string_view, duration> positive[] = {
     {"schedule.verify_every", s.verify_every},
     {"schedule.userpaying_retry", s.userpaying_retry},
@@ -216,6 +225,7 @@ problem check_schedule(const schedule_config& s) {
     {"schedule.forward_backoff_initial", s.forward_backoff_initial},
     {"schedule.forward_backoff_max", s.forward_backoff_max},
     {"schedule.stuck_after", s.stuck_after},
+    {"schedule.refund_verify_every", s.refund_verify_every},
   };
   for (auto& [key, value] : positive)
     if (auto e = check_positive(key, value))

@@ -82,6 +82,12 @@ struct schedule_config {
   duration stuck_after = std::chrono::hours{1};
   duration close_not_before = std::chrono::minutes{5};
   duration passivate_after = std::chrono::seconds{15};
+  /// Refund queries, counted from WeChat's acceptance (CONTRACTS.md §10),
+  /// then every refund_verify_every until the refund is final.
+  std::vector<duration> refund_verify = {std::chrono::minutes{1}, std::chrono::minutes{5},
+                                         std::chrono::minutes{10}, std::chrono::minutes{20},
+                                         std::chrono::minutes{30}};
+  duration refund_verify_every = std::chrono::minutes{30};
 
   friend bool operator==(const schedule_config&, const schedule_config&) = default;
 };

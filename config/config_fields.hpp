@@ -61,6 +61,8 @@ void for_each_field(Config& cfg, Visitor&& visit) {
   visit("schedule.stuck_after", s.stuck_after, plain);
   visit("schedule.close_not_before", s.close_not_before, plain);
   visit("schedule.passivate_after", s.passivate_after, plain);
+  visit("schedule.refund_verify", s.refund_verify, plain);
+  visit("schedule.refund_verify_every", s.refund_verify_every, plain);
   visit("admin.token", cfg.admin.token, secret);
   visit("api.token", cfg.api.token, secret);
 }

@@ -131,4 +131,11 @@ expected<refund_record, store_error> decode_refund(std::string_view key, std::st
   return x;
 }
 
+const refund_record* find_refund(const refund_list& refunds, std::string_view out_refund_no) {
+  for (auto& r : refunds)
+    if (r.out_refund_no == out_refund_no)
+      return &r;
+  return nullptr;
+}
+
 } // namespace paycoord

@@ -103,6 +103,12 @@ struct refund_record {
 
 bool operator==(const refund_record& x, const refund_record& y);
 
+/// An order's refunds.
+using refund_list = std::vector<refund_record>;
+
+/// The refund of `refunds` named `out_refund_no`, or null.
+const refund_record* find_refund(const refund_list& refunds, std::string_view out_refund_no);
+
 /// A refund that still needs its timer (something is due for it).
 inline bool needs_timer(const refund_record& x) {
   return x.action != refund_action::none;

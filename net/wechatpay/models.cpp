@@ -343,6 +343,69 @@ std::string to_json(const refund_event& value) {
   return dump(out);
 }
 
+expected<refund_request, protocol_error> parse_refund_request(std::string_view text) {
+  return parse_model<refund_request>(text, [](field_reader& r, refund_request& x) {
+    r.text("out_trade_no", x.out_trade_no, presence::required);
+    r.text("out_refund_no", x.out_refund_no, presence::required);
+    r.text("reason", x.reason, presence::optional);
+    r.text("notify_url", x.notify_url, presence::optional);
+    if (auto amount = r.object("amount", presence::required)) {
+      amount->money("refund", x.refund);
+      amount->money("total", x.total);
+      amount->text("currency", x.currency, presence::optional);
+    }
+  });
+}
+
+std::string to_json(const refund_request& value) {
+  json out{{"out_trade_no", value.out_trade_no},
+           {"out_refund_no", value.out_refund_no},
+           {"amount",
+            {{"refund", value.refund}, {"total", value.total}, {"currency", value.currency}}}};
+  put_if_set(out, "reason", value.reason);
+  put_if_set(out, "notify_url", value.notify_url);
+  return dump(out);
+}
+
+expected<refund, protocol_error> parse_refund(std::string_view text) {
+  return parse_model<refund>(text, [](field_reader& r, refund& x) {
+    r.text("refund_id", x.refund_id, presence::required);
+    r.text("out_refund_no", x.out_refund_no, presence::required);
+    r.text("transaction_id", x.transaction_id, presence::optional);
+    r.text("out_trade_no", x.out_trade_no, presence::required);
+    r.text("channel", x.channel, presence::optional);
+    r.text("user_received_account", x.user_received_account, presence::optional);
+    r.time("success_time", x.success_time);
+    r.time("create_time", x.create_time);
+    r.text("status", x.status, presence::required);
+    if (auto amount = r.object("amount", presence::required)) {
+      amount->money("total", x.amount.total);
+      amount->money("refund", x.amount.refund);
+      amount->money("payer_total", x.amount.payer_total);
+      amount->money("payer_refund", x.amount.payer_refund);
+      amount->text("currency", x.currency, presence::optional);
+    }
+  });
+}
+
+std::string to_json(const refund& value) {
+  json amount{{"total", value.amount.total}, {"refund", value.amount.refund}};
+  put_if_set(amount, "payer_total", value.amount.payer_total);
+  put_if_set(amount, "payer_refund", value.amount.payer_refund);
+  put_if_set(amount, "currency", value.currency);
+  json out{{"refund_id", value.refund_id},
+           {"out_refund_no", value.out_refund_no},
+           {"out_trade_no", value.out_trade_no},
+           {"status", value.status},
+           {"amount", std::move(amount)}};
+  put_if_set(out, "transaction_id", value.transaction_id);
+  put_if_set(out, "channel", value.channel);
+  put_if_set(out, "user_received_account", value.user_received_account);
+  put_if_set(out, "success_time", value.success_time);
+  put_if_set(out, "create_time", value.create_time);
+  return dump(out);
+}
+
 // -- errors -------------------------------------------------------------------------
 
 expected<api_error, protocol_error> parse_api_error(std::string_view text) {

@@ -131,6 +131,41 @@ struct refund_event {
 expected<refund_event, protocol_error> parse_refund_event(std::string_view json);
 std::string to_json(const refund_event& value);
 
+/// `POST /v3/refund/domestic/refunds`. Requires out_trade_no, out_refund_no
+/// and amount{refund, total}; currency defaults to CNY.
+struct refund_request {
+  std::string out_trade_no;
+  std::string out_refund_no;
+  std::string reason;     ///< left out when empty
+  std::string notify_url; ///< left out when empty
+  int64_t refund = 0;
+  int64_t total = 0;
+  std::string currency = "CNY";
+};
+
+expected<refund_request, protocol_error> parse_refund_request(std::string_view json);
+std::string to_json(const refund_request& value);
+
+/// The refund object: the answer to an apply and to a refund query.
+/// Requires refund_id, out_refund_no, out_trade_no, status and
+/// amount{total, refund}.
+struct refund {
+  std::string refund_id;
+  std::string out_refund_no;
+  std::string transaction_id;
+  std::string out_trade_no;
+  std::string channel;
+  std::string user_received_account;
+  std::optional<timestamp> success_time;
+  std::optional<timestamp> create_time;
+  std::string status; ///< SUCCESS, PROCESSING, CLOSED, ABNORMAL
+  refund_amount amount;
+  std::string currency;
+};
+
+expected<refund, protocol_error> parse_refund(std::string_view json);
+std::string to_json(const refund& value);
+
 // -- errors -------------------------------------------------------------------------
 
 /// A WeChat Pay error body `{"code","message","detail"?}`. Decide on the HTTP

@@ -126,8 +126,11 @@ call call_of(order_effect e) {
       return call::close;
     case order_effect::forward:
       return call::forward;
+    case order_effect::refund_apply:
+    case order_effect::refund_query:
+    case order_effect::refund_deliver:
     case order_effect::none:
-      break;
+      break; // refunds are not modelled yet
   }
   return call::none;
 }
