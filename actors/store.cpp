@@ -274,6 +274,16 @@ caf::behavior store_actor(caf::stateful_actor<store_actor_state>* self,
       h.refunds = std::move(*refunds);
       return h;
     },
+    [=](refunds_atom, const std::string& after, uint32_t limit,
+        const std::string& state) -> caf::result<order_store::refund_page> {
+      std::optional<refund_state> filter;
+      if (!state.empty()) {
+        filter = parse_refund_state(state);
+        if (!filter)
+          return make_error(store_error{store_errc::not_found, "", "unknown refund state " + state});
+      }
+      return to_result(self->state.db->scan_refunds(after, limit, filter));
+    },
     [=](scan_atom, const std::string& after, uint32_t limit, const std::string& state,
         bool stuck_only, bool unresolved_only) -> caf::result<order_page> {
       order_filter filter;

@@ -73,6 +73,8 @@ struct store_actor_state {
 ///   `order_history`: the record and its newest `limit` events, consistent
 /// - `(scan_atom, std::string after, uint32_t limit, std::string state, bool
 ///   stuck_only, bool unresolved_only)` -> `order_page` (state empty = all)
+/// - `(refunds_atom, std::string after, uint32_t limit, std::string state)`
+///   -> `order_store::refund_page` (state empty = all; see scan_refunds)
 /// - `(index_atom, timer_entry after, int64_t until_ms, uint32_t limit)` ->
 ///   `std::vector<timer_entry>`: the timer index after `after` (due_ms < 0:
 ///   from the start), see order_store::timers

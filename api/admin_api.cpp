@@ -9,6 +9,7 @@
 
 #include "actors/messages.hpp"
 #include "api/access.hpp"
+#include "api/admin_refunds.hpp"
 #include "common/json_input.hpp"
 #include "common/text.hpp"
 #include "api/order_request.hpp"
@@ -105,7 +106,14 @@ void summary(const ctx_ptr& ctx, net::request_context rc) {
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                   wall_clock::now() - ctx->started_at)
                   .count();
+  auto refund_counts = m.refunds_by_state();
+  json refunds_by_state = json::object();
+  for (size_t i = 0; i < refund_counts.size(); ++i)
+    refunds_by_state[to_string(static_cast<refund_state>(i))] = refund_counts[i];
+  unresolved["ABNORMAL_REFUND"] = m.unresolved_refunds();
+  needs_a_person += m.unresolved_refunds();
   json body{{"orders_by_state", by_state},
+            {"refunds_by_state", refunds_by_state},
             {"stuck", m.stuck_orders()},
             {"parked", parked},
             {"unresolved", unresolved},
@@ -230,7 +238,11 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
           json timeline = json::array();
           for (auto& e : h.events)
             timeline.push_back(event_json(e));
+          json refunds = json::array();
+          for (auto& r : h.refunds)
+            refunds.push_back(refund_admin_json(r));
           json body{{"record", record_json(h.record)},
+                    {"refunds", std::move(refunds)},
                     {"events", std::move(timeline)},
                     {"events_total", h.record.event_seq},
                     {"events_truncated", h.record.event_seq > h.events.size()}};
@@ -366,6 +378,10 @@ void resolve_order(const ctx_ptr& ctx, net::request_context rc) {
                             + std::to_string(chars));
     return;
   }
+  if (auto refund = rc.query_param("refund")) {
+    resolve_refund(ctx, rc.respond, std::move(id), std::string{*refund}, std::move(text));
+    return;
+  }
   spdlog::info("event=operator_action out_trade_no={} action=resolve note=\"{}\"",
                log_text(id, 64), log_text(text, 200));
   caf::anon_send(ctx->api->registry, resolve_atom_v, id, std::move(text),
@@ -426,6 +442,7 @@ void add_admin_routes(net::router& routes, std::shared_ptr<const admin_context> 
   routes.add(http::verb::post, "/admin/api/orders/{id}/retry", guarded(ctx, retry_order));
   routes.add(http::verb::post, "/admin/api/orders/{id}/resolve", guarded(ctx, resolve_order));
   routes.add(http::verb::get, "/admin/api/orphan-events", guarded(ctx, list_orphan_events));
+  add_admin_refund_routes(routes, ctx, [&ctx](admin_handler f) { return guarded(ctx, f); });
 }
 
 } // namespace paycoord::api

@@ -59,7 +59,37 @@ struct script {
   std::vector<std::string> closes;
   std::vector<std::string> prepays;
   std::vector<forward_request> forwards;
+  // -- refunds -------------------------------------------------------------------
+  /// WeChat's refunds by out_refund_no: their status (absent: never accepted).
+  std::map<std::string, std::string> refund_status;
+  std::map<std::string, int64_t> refund_amount;
+  /// The next applies answer 500 without accepting the refund ...
+  int refund_apply_errors = 0;
+  /// ... or accept it and still answer 500 (the answer is lost) ...
+  int refund_apply_lost = 0;
+  /// ... or refuse it outright (403 NOT_ENOUGH).
+  bool refund_refuse = false;
+  std::vector<std::string> refund_applies;
+  std::vector<std::string> refund_queries;
+  std::vector<refund_delivery> refund_deliveries;
 };
+
+/// WeChat's refund object for `no` in `status`, as the client reads it.
+inline refund_result refund_object(const std::string& out_trade_no, const std::string& no,
+                                   int64_t amount, const std::string& status) {
+  refund_result r;
+  r.outcome = refund_outcome::refund;
+  r.status = 200;
+  r.fact.out_trade_no = out_trade_no;
+  r.fact.out_refund_no = no;
+  r.fact.refund_id = "5030" + no;
+  r.fact.status = status;
+  r.fact.refund = amount;
+  r.fact.total = 100;
+  if (status == "SUCCESS")
+    r.fact.success_time_ms = 1'795'658'500'000;
+  return r;
+}
 
 inline schedule_config test_schedule() {
   using namespace std::chrono_literals;
@@ -289,6 +319,46 @@ public:
         r.status = w->close_ok ? 204 : 500;
         return r;
       },
+      [w](rf_apply_atom, const refund_record& x) {
+        w->refund_applies.push_back(x.out_refund_no);
+        refund_result r;
+        if (w->refund_apply_errors > 0) {
+          --w->refund_apply_errors;
+          r.status = 500;
+          r.code = "SYSTEM_ERROR";
+          r.error = "HTTP 500 SYSTEM_ERROR";
+          return r;
+        }
+        if (w->refund_refuse && !w->refund_status.count(x.out_refund_no)) {
+          r.outcome = refund_outcome::refused;
+          r.status = 403;
+          r.code = "NOT_ENOUGH";
+          r.error = "HTTP 403 NOT_ENOUGH: 余额不足";
+          return r;
+        }
+        w->refund_status.emplace(x.out_refund_no, "PROCESSING");
+        w->refund_amount[x.out_refund_no] = x.amount_refund;
+        if (w->refund_apply_lost > 0) {
+          --w->refund_apply_lost;
+          r.status = 500;
+          r.error = "HTTP 500 SYSTEM_ERROR";
+          return r;
+        }
+        return refund_object(x.out_trade_no, x.out_refund_no, x.amount_refund,
+                             w->refund_status[x.out_refund_no]);
+      },
+      [w](rf_query_atom, const std::string& no) {
+        w->refund_queries.push_back(no);
+        auto i = w->refund_status.find(no);
+        if (i == w->refund_status.end()) {
+          refund_result r;
+          r.outcome = refund_outcome::not_found;
+          r.status = 404;
+          r.code = "RESOURCE_NOT_EXISTS";
+          return r;
+        }
+        return refund_object("", no, w->refund_amount[no], i->second);
+      },
       [w](prepay_atom, const order_record& x) {
         w->prepays.push_back(x.out_trade_no);
         call_result r;
@@ -308,6 +378,13 @@ public:
     return {
       [w](forward_atom, const forward_request& f) {
         w->forwards.push_back(f);
+        forward_result r;
+        r.acked = w->business_up;
+        r.status = w->business_up ? 200 : 503;
+        return r;
+      },
+      [w](forward_atom, const refund_delivery& f) {
+        w->refund_deliveries.push_back(f);
         forward_result r;
         r.acked = w->business_up;
         r.status = w->business_up ? 200 : 503;
