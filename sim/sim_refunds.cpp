@@ -1,6 +1,6 @@
 // sim_state's refunds: the apply and query of the WeChat API, their
-// resolution over time, the control API's refunds, and their part of the
-// report. The state's one mutex guards
+// resolution over time, the control API's refunds, the business callbacks
+// about refunds, and their part of the report. The state's one mutex guards
 // all of it (sim_state.hpp).
 
 #include <algorithm>
@@ -301,6 +301,61 @@ std::optional<json> sim_state::refund_report(std::string_view out_refund_no) con
   return body;
 }
 
+// -- business server ------------------------------------------------------------------
+
+bool sim_state::record_refund_delivery(const business_callback& callback,
+                                       refund_callback_event event) {
+  auto index = static_cast<std::size_t>(event);
+  ++totals_.refund_deliveries[index];
+  bool key_matches = callback.idempotency_key == callback.out_refund_no + ":" + callback.event;
+  auto* record = find_refund(callback.out_refund_no);
+  if (record == nullptr) {
+    // WeChat never accepted it. paycoord closes a refund WeChat refused
+    // (CONTRACTS.md §10): refund.closed for a paid order is right, nothing else.
+    auto* row = find(callback.out_trade_no);
+    bool wrong = event != refund_callback_event::closed || !key_matches || row == nullptr
+                 || !row->known_to_wechat || !is_paid(row->state);
+    totals_.wrong_refund_deliveries += wrong ? 1 : 0;
+    auto it = unknown_refund_keys_.find(callback.idempotency_key);
+    if (it != unknown_refund_keys_.end()) {
+      ++it->second;
+      ++totals_.refund_delivery_duplicates;
+      return false;
+    }
+    if (unknown_refund_keys_.size() >= max_orders_)
+      ++totals_.rows_refused; // accepted, but not remembered: a repeat looks new
+    else
+      unknown_refund_keys_.emplace(callback.idempotency_key, 1);
+    return true;
+  }
+  // The business must hear exactly what WeChat did with the refund it was asked for.
+  auto status = view_at(*record, steady::now()).status;
+  bool matches = key_matches && record->requested && callback.out_trade_no == record->out_trade_no
+                 && callback.refund_id == record->refund_id
+                 && callback.refund == std::optional<int64_t>{record->refund}
+                 && callback.total == std::optional<int64_t>{record->total};
+  bool true_to_wechat = false;
+  switch (event) {
+    case refund_callback_event::succeeded:
+      true_to_wechat = status == refund_status::success;
+      break;
+    case refund_callback_event::closed:
+      true_to_wechat = status == refund_status::closed;
+      break;
+    case refund_callback_event::abnormal:
+      true_to_wechat = status == refund_status::abnormal || record->was_abnormal;
+      break;
+  }
+  bool wrong = !matches || !true_to_wechat;
+  bool first = record->deliveries[index] == 0;
+  ++record->deliveries[index];
+  record->duplicate_deliveries += first ? 0 : 1;
+  record->wrong_deliveries += wrong ? 1 : 0;
+  totals_.refund_delivery_duplicates += first ? 0 : 1;
+  totals_.wrong_refund_deliveries += wrong ? 1 : 0;
+  return first;
+}
+
 // -- the report -----------------------------------------------------------------------
 
 json sim_state::refunds_json(const order_row& row) const {
@@ -314,17 +369,26 @@ json sim_state::refunds_json(const order_row& row) const {
 
 void sim_state::add_refund_totals(json& totals) const {
   auto now = steady::now();
-  uint64_t processing = 0, succeeded = 0, closed = 0, abnormal = 0, over_paid = 0;
+  uint64_t processing = 0, succeeded = 0, closed = 0, abnormal = 0, lost = 0, over_paid = 0;
   for (auto& [out_refund_no, record] : refunds_) {
     auto status = view_at(record, now).status;
     processing += status == refund_status::processing ? 1 : 0;
     succeeded += status == refund_status::success ? 1 : 0;
     closed += status == refund_status::closed ? 1 : 0;
     abnormal += status == refund_status::abnormal ? 1 : 0;
+    // Refunded at WeChat, and the business never told (as yet).
+    lost += record.requested && status == refund_status::success
+                    && record.deliveries[static_cast<std::size_t>(refund_callback_event::succeeded)]
+                         == 0
+                ? 1
+                : 0;
   }
   for (auto& [id, row] : orders_)
     over_paid += !row.refunds.empty() && sums_of(row, now).succeeded > row.paid_amount ? 1 : 0;
   auto& t = totals_;
+  auto delivered = [&](refund_callback_event event) {
+    return t.refund_deliveries[static_cast<std::size_t>(event)];
+  };
   totals["refunds_requested"] = t.refunds_requested;
   totals["refunds_made_at_wechat"] = t.refunds_made_at_wechat;
   totals["refunds_processing"] = processing;
@@ -332,7 +396,13 @@ void sim_state::add_refund_totals(json& totals) const {
   totals["refunds_closed"] = closed;
   totals["refunds_abnormal"] = abnormal;
   totals["refund_notifications_dropped"] = t.refund_notifications_dropped;
+  totals["refund_deliveries_succeeded"] = delivered(refund_callback_event::succeeded);
+  totals["refund_deliveries_closed"] = delivered(refund_callback_event::closed);
+  totals["refund_deliveries_abnormal"] = delivered(refund_callback_event::abnormal);
+  totals["refund_delivery_duplicates"] = t.refund_delivery_duplicates;
+  totals["wrong_refund_deliveries"] = t.wrong_refund_deliveries;
   totals["refunded_over_paid"] = over_paid;
+  totals["refunds_lost"] = lost;
   auto& wechat = totals["wechat"];
   wechat["refund_applies"] = t.refund_applies;
   wechat["refund_apply_errors"] = t.refund_apply_errors;

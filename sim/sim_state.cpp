@@ -82,6 +82,15 @@ std::string sim_state::next_id(std::string_view prefix, int width) {
   return numbered(prefix, next_serial_++, width);
 }
 
+sim_state::order_row* sim_state::row_of_key(std::string_view idempotency_key) {
+  if (auto* row = find(idempotency_key))
+    return row;
+  auto colon = idempotency_key.find(':');
+  auto* refund = colon == std::string_view::npos ? nullptr
+                                                 : find_refund(idempotency_key.substr(0, colon));
+  return refund != nullptr ? find(refund->out_trade_no) : nullptr;
+}
+
 bool sim_state::chance(double rate) {
   if (rate <= 0)
     return false;
@@ -367,7 +376,7 @@ business_gate sim_state::open_business_request(std::string_view idempotency_key)
   std::lock_guard lock(mutex_);
   ++totals_.business_requests;
   // Unverified requests never create rows: garbage keys cannot fill the cap.
-  if (auto* row = find(idempotency_key))
+  if (auto* row = row_of_key(idempotency_key))
     ++row->business_requests;
   auto since_start = std::chrono::duration_cast<duration>(std::chrono::steady_clock::now()
                                                           - started_steady_);
@@ -384,7 +393,7 @@ business_gate sim_state::open_business_request(std::string_view idempotency_key)
 void sim_state::count_bad_hmac(std::string_view idempotency_key) {
   std::lock_guard lock(mutex_);
   ++totals_.bad_hmac;
-  if (auto* row = find(idempotency_key))
+  if (auto* row = row_of_key(idempotency_key))
     ++row->business_bad_hmac;
 }
 
@@ -398,6 +407,8 @@ bool sim_state::draw_business_error() {
 bool sim_state::record_delivery(const business_callback& callback) {
   std::lock_guard lock(mutex_);
   ++totals_.deliveries;
+  if (auto event = refund_callback_event_from(callback.event))
+    return record_refund_delivery(callback, *event);
   auto* row = find_or_add(callback.idempotency_key);
   bool paid = row != nullptr && row->known_to_wechat && is_paid(row->state);
   // Paid money must reach the business exactly as WeChat took it, and an
@@ -457,6 +468,7 @@ void sim_state::reset() {
   std::lock_guard lock(mutex_);
   orders_.clear();
   refunds_.clear();
+  unknown_refund_keys_.clear();
   totals_ = {};
   business_down_until_ = std::chrono::steady_clock::time_point::min();
   ++epoch_;

@@ -87,13 +87,19 @@ struct business_gate {
   duration latency{0};
 };
 
-/// The fields of a business callback body that paysim checks.
+/// The fields of a business callback body that paysim checks: `order.paid`
+/// (CONTRACTS.md §5; also a body without `event`) or a refund's event (§10).
 struct business_callback {
   std::string idempotency_key;
+  std::string event;
   std::string out_trade_no;
   std::string transaction_id;
   std::optional<int64_t> total;
   bool late = false;
+  // -- refund events ------------------------------------------------------------------
+  std::string out_refund_no;
+  std::string refund_id;
+  std::optional<int64_t> refund;
 };
 
 /// What paysim remembers and counts: WeChat's transactions, the notifications
@@ -325,6 +331,9 @@ private:
     uint64_t refunds_requested = 0; // applies accepted
     uint64_t refunds_made_at_wechat = 0;
     uint64_t refund_notifications_dropped = 0;
+    std::array<uint64_t, refund_callback_events> refund_deliveries{};
+    uint64_t refund_delivery_duplicates = 0;
+    uint64_t wrong_refund_deliveries = 0;
   };
 
   // All private helpers expect `mutex_` held.
@@ -338,6 +347,9 @@ private:
   nlohmann::json row_json(std::string_view out_trade_no, const order_row& row) const;
   /// `prefix` then the next serial, zero-padded to `width` digits.
   std::string next_id(std::string_view prefix, int width);
+  /// The order row a business key is about: its out_trade_no, or the order of
+  /// the refund in `{out_refund_no}:{event}`.
+  order_row* row_of_key(std::string_view idempotency_key);
 
   // -- refund helpers (sim/sim_refunds.cpp; mutex_ held) ---------------------------
   refund_record* find_refund(std::string_view out_refund_no);
@@ -350,6 +362,7 @@ private:
   refund_sums sums_of(const order_row& row, std::chrono::steady_clock::time_point now) const;
   /// A refund's notification for its status now (counted on the record).
   notification_job refund_notification(refund_record& record, order_row& row);
+  bool record_refund_delivery(const business_callback& callback, refund_callback_event event);
   nlohmann::json refunds_json(const order_row& row) const;
   /// The refund totals (flat, into the report's `totals`).
   void add_refund_totals(nlohmann::json& totals) const;
@@ -363,6 +376,9 @@ private:
   // -- guarded by mutex_ -----------------------------------------------------------
   std::map<std::string, order_row, std::less<>> orders_;
   std::map<std::string, refund_record, std::less<>> refunds_; // by out_refund_no; max_orders_
+  /// Business keys of refund events for refunds WeChat never accepted, with
+  /// their delivery counts; at most max_orders_.
+  std::map<std::string, uint64_t, std::less<>> unknown_refund_keys_;
   totals totals_;
   fault_config faults_;
   std::mt19937_64 random_;

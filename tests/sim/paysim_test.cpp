@@ -395,6 +395,22 @@ protected:
     return found;
   }
 
+  /// The refund callback paycoord would send (CONTRACTS.md §10).
+  json refund_callback(std::string_view event, const std::string& out_trade_no,
+                       const wp::refund_object& refund) {
+    return {{"event", event},
+            {"out_trade_no", out_trade_no},
+            {"out_refund_no", refund.out_refund_no},
+            {"refund_id", refund.refund_id},
+            {"amount",
+             {{"refund", refund.amount.refund},
+              {"total", refund.amount.total},
+              {"currency", "CNY"}}},
+            {"succeeded_at", refund.success_time ? json(paycoord::format_rfc3339(
+                                                       *refund.success_time))
+                                                 : json(nullptr)}};
+  }
+
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(io_);
@@ -1241,6 +1257,7 @@ TEST_F(paysim_test, a_refund_succeeds_after_its_delay_and_its_notification_decry
   auto totals = report()["totals"];
   EXPECT_EQ(totals["refunds_succeeded"], 1);
   EXPECT_EQ(totals["refunds_processing"], 0);
+  EXPECT_EQ(totals["refunds_lost"], 1); // nobody told the business yet
 }
 
 TEST_F(paysim_test, a_refund_without_notify_url_is_notified_at_the_orders) {
@@ -1333,6 +1350,70 @@ TEST_F(paysim_test, an_abnormal_refund_is_resolved_at_wechat_by_a_person) {
   EXPECT_TRUE(entry["resolved_at"].is_string());
 }
 
+TEST_F(paysim_test, the_business_server_counts_refund_callbacks_by_key_and_flags_wrong_ones) {
+  set_processing("0ms", "0ms");
+  paid_order("A2026112600062", 500);
+  auto paid = business("A2026112600062", callback_for("A2026112600062").dump());
+  ASSERT_EQ(paid.status, 200);
+  auto refund = refund_of(apply_refund(refund_request("A2026112600062", "R2026112600062", 200,
+                                                      500)));
+  ASSERT_EQ(refund.status, "SUCCESS");
+  EXPECT_EQ(report()["totals"]["refunds_lost"], 1);
+
+  auto key = std::string{"R2026112600062:refund.succeeded"};
+  auto body = refund_callback("refund.succeeded", "A2026112600062", refund).dump();
+  auto first = business(key, body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(json::parse(first.body)["duplicate"], false);
+  auto again = business(key, body);
+  EXPECT_EQ(json::parse(again.body)["duplicate"], true);
+
+  // Told "closed" about a refund WeChat made: the business hears a lie.
+  auto lie = business("R2026112600062:refund.closed",
+                      refund_callback("refund.closed", "A2026112600062", refund).dump());
+  EXPECT_EQ(lie.status, 200);
+  // Told "succeeded" about one still PROCESSING.
+  set_processing("1m", "1m");
+  auto pending = refund_of(apply_refund(refund_request("A2026112600062", "R2026112600162", 100,
+                                                       500)));
+  EXPECT_EQ(business("R2026112600162:refund.succeeded",
+                     refund_callback("refund.succeeded", "A2026112600062", pending).dump())
+              .status,
+            200);
+  // A refund WeChat refused, closed by paycoord: right.
+  wp::refund_object refused;
+  refused.out_refund_no = "R2026112600262";
+  refused.amount = {500, 900, std::nullopt, std::nullopt, "CNY"};
+  EXPECT_EQ(business("R2026112600262:refund.closed",
+                     refund_callback("refund.closed", "A2026112600062", refused).dump())
+              .status,
+            200);
+  EXPECT_EQ(business("R2026112600262:refund.later",
+                     refund_callback("refund.later", "A2026112600062", refused).dump())
+              .status,
+            400);
+
+  auto r = report();
+  auto& totals = r["totals"];
+  EXPECT_EQ(totals["refund_deliveries_succeeded"], 3);
+  EXPECT_EQ(totals["refund_deliveries_closed"], 2);
+  EXPECT_EQ(totals["refund_delivery_duplicates"], 1);
+  EXPECT_EQ(totals["wrong_refund_deliveries"], 2);
+  EXPECT_EQ(totals["refunds_lost"], 0);
+  EXPECT_EQ(totals["refunded_over_paid"], 0);
+  EXPECT_EQ(totals["business"]["deliveries"], 6); // order.paid and five refund events
+  EXPECT_EQ(totals["business"]["unpaid_deliveries"], 0);
+  EXPECT_EQ(totals["business"]["mismatched_deliveries"], 0);
+  auto row = order("A2026112600062");
+  EXPECT_EQ(row["business"]["deliveries"], 1); // the order.paid, as before
+  auto& succeeded = row["refunds"][0]["business"];
+  EXPECT_EQ(succeeded["succeeded"], 2);
+  EXPECT_EQ(succeeded["closed"], 1);
+  EXPECT_EQ(succeeded["duplicates"], 1);
+  EXPECT_EQ(succeeded["wrong"], 1);
+  EXPECT_EQ(row["refunds"][1]["business"]["wrong"], 1);
+}
+
 TEST_F(paysim_test, a_refund_made_at_wechat_counts_against_what_is_left_to_refund) {
   pay_and_receive("A2026112600063", 1, 500);
   auto made = control("POST", "/control/orders/A2026112600063/refund", R"({"amount": 200})");
@@ -1346,9 +1427,15 @@ TEST_F(paysim_test, a_refund_made_at_wechat_counts_against_what_is_left_to_refun
   EXPECT_EQ(totals["refunds_made_at_wechat"], 1);
   EXPECT_EQ(totals["refunds_requested"], 0);
   EXPECT_EQ(totals["refunds_succeeded"], 1);
+  EXPECT_EQ(totals["refunds_lost"], 0); // paycoord never asked for it
   auto entry = order("A2026112600063")["refunds"][0];
   EXPECT_EQ(entry["requested"], false);
   EXPECT_EQ(order("A2026112600063")["refunded"], 200);
+  // Delivering it to the business as a refund of paycoord's is wrong.
+  wp::refund_object refund = refund_of(query_refund(out_refund_no));
+  business(out_refund_no + ":refund.succeeded",
+           refund_callback("refund.succeeded", "A2026112600063", refund).dump());
+  EXPECT_EQ(report()["totals"]["wrong_refund_deliveries"], 1);
 }
 
 TEST_F(paysim_test, refund_faults_are_set_strictly_and_reset_forgets_refunds) {
