@@ -266,7 +266,7 @@ query_result wechat_client::query(const std::string& out_trade_no) {
 namespace {
 
 /// A refund's fact from a verified refund object.
-refund_fact to_refund_fact(const wechatpay::refund& x) {
+refund_fact to_refund_fact(const wechatpay::refund_object& x) {
   refund_fact f;
   f.out_trade_no = x.out_trade_no;
   f.out_refund_no = x.out_refund_no;
@@ -289,7 +289,7 @@ refund_result refund_result_of(const wechat_client::reply& r, const std::string&
   out.error = r.error;
   switch (r.outcome) {
     case query_outcome::trade_state: {
-      auto x = wechatpay::parse_refund(r.body);
+      auto x = wechatpay::parse_refund_object(r.body);
       if (!x) {
         out.outcome = refund_outcome::retry_later;
         out.error = "unreadable refund: " + x.error().message();
@@ -333,9 +333,9 @@ refund_result wechat_client::apply_refund(const refund_record& refund) {
   body.out_refund_no = refund.out_refund_no;
   body.reason = refund.reason;
   body.notify_url = config_.notify_url;
-  body.refund = refund.amount_refund;
-  body.total = refund.amount_total;
-  body.currency = refund.currency;
+  body.amount.refund = refund.amount_refund;
+  body.amount.total = refund.amount_total;
+  body.amount.currency = refund.currency;
   auto r = call("POST", "/v3/refund/domestic/refunds", wechatpay::to_json(body));
   auto out = refund_result_of(r, refund.out_refund_no, refund.out_trade_no, true);
   log_call("refund_apply", refund.out_trade_no, r, refund_said(out), out.error);

@@ -17,8 +17,9 @@ using json = nlohmann::json;
 
 namespace {
 
-/// Keys are out_trade_no values (6 to 32 characters); a little slack.
-constexpr std::size_t max_key_bytes = 64;
+/// Keys are an out_trade_no (6 to 32 characters) or `{out_refund_no}:{event}`
+/// (at most 64 + 1 + 16); a little slack.
+constexpr std::size_t max_key_bytes = 96;
 
 /// Whether `text` is unix seconds within `max_skew` of now.
 bool fresh_timestamp(std::string_view text, duration max_skew) {
@@ -42,11 +43,19 @@ std::optional<business_callback> parse_callback(std::string_view key, std::strin
     auto it = doc.find(name);
     return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string{};
   };
+  callback.event = text("event");
   callback.out_trade_no = text("out_trade_no");
   callback.transaction_id = text("transaction_id");
-  if (auto amount = doc.find("amount"); amount != doc.end() && amount->is_object())
-    if (auto total = amount->find("total"); total != amount->end() && total->is_number_integer())
-      callback.total = total->get<int64_t>();
+  callback.out_refund_no = text("out_refund_no");
+  callback.refund_id = text("refund_id");
+  if (auto amount = doc.find("amount"); amount != doc.end() && amount->is_object()) {
+    auto money = [&](const char* name, std::optional<int64_t>& out) {
+      if (auto it = amount->find(name); it != amount->end() && it->is_number_integer())
+        out = it->get<int64_t>();
+    };
+    money("total", callback.total);
+    money("refund", callback.refund);
+  }
   if (auto late = doc.find("late"); late != doc.end() && late->is_boolean())
     callback.late = late->get<bool>();
   return callback;
@@ -70,7 +79,7 @@ void business_simulator::on_callback(net::request_context ctx) {
   std::string key{request["Idempotency-Key"]};
   if (key.empty() || key.size() > max_key_bytes)
     return void(ctx.respond.send_error(400, "INVALID_REQUEST",
-                                       "Idempotency-Key is missing or longer than 64 bytes"));
+                                       "Idempotency-Key is missing or longer than 96 bytes"));
 
   auto gate = state_.open_business_request(key);
   auto answer = [this, respond = ctx.respond, latency = gate.latency](unsigned status,
@@ -99,8 +108,15 @@ void business_simulator::on_callback(net::request_context ctx) {
   auto callback = parse_callback(key, request.body());
   if (!callback)
     return answer(400, error_body("INVALID_REQUEST", "body is not a JSON object"));
+  // A body without `event` is an order.paid, as before refunds existed.
+  if (!callback->event.empty() && callback->event != "order.paid"
+      && !refund_callback_event_from(callback->event))
+    return answer(400, error_body("INVALID_REQUEST",
+                                  "event must be order.paid, refund.succeeded, refund.closed or "
+                                  "refund.abnormal"));
   bool first = state_.record_delivery(*callback);
-  spdlog::info("paysim event=business_delivery key={} duplicate={} late={}", key, !first,
+  spdlog::info("paysim event=business_delivery key={} event={} duplicate={} late={}", key,
+               callback->event.empty() ? "order.paid" : callback->event, !first,
                callback->late);
   answer(200, {{"ok", true}, {"duplicate", !first}});
 }

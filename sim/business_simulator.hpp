@@ -11,10 +11,13 @@
 
 namespace paycoord::sim {
 
-/// The merchant's business server as paycoord calls it (CONTRACTS.md §5):
-/// checks `X-Paycoord-Timestamp` (within `max_clock_skew`) and the HMAC in
-/// `X-Paycoord-Signature` (401, counted, when either fails), dedupes on
-/// `Idempotency-Key` and records every accepted delivery in `sim_state`.
+/// The merchant's business server as paycoord calls it (CONTRACTS.md §5, and
+/// §10 for refunds): checks `X-Paycoord-Timestamp` (within `max_clock_skew`)
+/// and the HMAC in `X-Paycoord-Signature` (401, counted, when either fails),
+/// dedupes on `Idempotency-Key` and records every accepted delivery in
+/// `sim_state`: an `order.paid` by its out_trade_no, a refund event
+/// (`refund.succeeded|closed|abnormal`) by `{out_refund_no}:{event}` on the
+/// refund. Any other `event` is 400.
 /// Answers 200 `{"ok": true, "duplicate": bool}` unless a fault says
 /// otherwise: down (503 before anything is checked), the error rate (500,
 /// not recorded) and latency (the delivery is recorded at once, the answer

@@ -67,6 +67,9 @@ net::router control_api::routes() {
         [this](net::request_context ctx) { on_pay(std::move(ctx), true); });
   r.add(http::verb::post, "/control/orders/{id}/refund", bind(&control_api::on_refund));
   r.add(http::verb::get, "/control/orders/{id}", bind(&control_api::on_order));
+  r.add(http::verb::get, "/control/refunds/{out_refund_no}", bind(&control_api::on_get_refund));
+  r.add(http::verb::post, "/control/refunds/{out_refund_no}/resolve",
+        bind(&control_api::on_resolve_refund));
   r.add(http::verb::get, "/control/report", bind(&control_api::on_report));
   r.add(http::verb::get, "/control/faults", bind(&control_api::on_get_faults));
   r.add(http::verb::post, "/control/faults", bind(&control_api::on_set_faults));
@@ -100,6 +103,30 @@ void control_api::on_refund(net::request_context ctx) {
   auto id = ctx.path_param("id");
   auto outcome = state_.refund(id, options.amount);
   spdlog::info("paysim event=refund out_trade_no={} status={}", id, outcome.answer.status);
+  finish(ctx.respond, std::move(outcome));
+}
+
+void control_api::on_get_refund(net::request_context ctx) {
+  if (auto refund = state_.refund_report(ctx.path_param("out_refund_no")))
+    return void(ctx.respond.send_json(200, *refund));
+  ctx.respond.send_error(404, "REFUND_NOT_FOUND", "paysim has no refund with this out_refund_no");
+}
+
+void control_api::on_resolve_refund(net::request_context ctx) {
+  std::string status;
+  if (!read_body(ctx, [&](strict_object& fields) {
+        fields.text("status", status, true);
+        if (!status.empty() && status != "SUCCESS" && status != "CLOSED")
+          fields.fail("status", "must be SUCCESS or CLOSED");
+      }))
+    return;
+  auto id = ctx.path_param("out_refund_no");
+  if (!valid_out_refund_no(id))
+    return void(ctx.respond.send_error(404, "REFUND_NOT_FOUND", "not an out_refund_no"));
+  auto outcome = state_.resolve_refund(
+      id, status == "SUCCESS" ? refund_status::success : refund_status::closed);
+  spdlog::info("paysim event=refund_resolve out_trade_no={} out_refund_no={} to={} status={}",
+               outcome.answer.body.value("out_trade_no", ""), id, status, outcome.answer.status);
   finish(ctx.respond, std::move(outcome));
 }
 

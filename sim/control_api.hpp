@@ -8,7 +8,8 @@
 namespace paycoord::sim {
 
 /// The test harness's handle on paysim (sim/README.md lists the routes): the
-/// customer's side (pay, pay-before-close, refund), faults at run time, the
+/// customer's side (pay, pay-before-close, refund), WeChat's people (resolving
+/// an ABNORMAL refund), faults at run time, the
 /// business server's up/down switch, and reports of what each side saw.
 /// Bodies are strict JSON (unknown keys are 400 naming them); an empty body
 /// means "no options". Handlers never block: the state's lock is short and
@@ -24,6 +25,8 @@ public:
 private:
   void on_pay(net::request_context ctx, bool before_close);
   void on_refund(net::request_context ctx);
+  void on_get_refund(net::request_context ctx);
+  void on_resolve_refund(net::request_context ctx);
   void on_order(net::request_context ctx);
   void on_report(net::request_context ctx);
   void on_get_faults(net::request_context ctx);

@@ -51,6 +51,24 @@ void read_windows(strict_object& section, std::vector<down_window>& out) {
   out = std::move(windows);
 }
 
+/// The processing window, checked as a whole: a control call may move one end.
+void read_refund(strict_object& section, refund_faults& out) {
+  constexpr duration max_processing = std::chrono::hours{24};
+  section.span("processing_min", out.processing_min);
+  section.span("processing_max", out.processing_max);
+  if (out.processing_max > max_processing)
+    section.fail("processing_max", format_duration(out.processing_max) + " is longer than 24h");
+  if (out.processing_min > out.processing_max)
+    section.fail("processing_max", format_duration(out.processing_max)
+                                       + " is shorter than processing_min "
+                                       + format_duration(out.processing_min));
+  read_rate(section, "closed_rate", out.closed_rate);
+  read_rate(section, "abnormal_rate", out.abnormal_rate);
+  read_rate(section, "notify_drop_rate", out.notify_drop_rate);
+  read_rate(section, "apply_error_rate", out.apply_error_rate);
+  read_rate(section, "apply_answer_lost_rate", out.apply_answer_lost_rate);
+}
+
 } // namespace
 
 void read_faults(strict_object& faults, fault_config& out) {
@@ -78,6 +96,10 @@ void read_faults(strict_object& faults, fault_config& out) {
     business->span("latency", out.business.latency);
     business->reject_unknown_keys();
   }
+  if (auto refund = faults.object("refund")) {
+    read_refund(*refund, out.refund);
+    refund->reject_unknown_keys();
+  }
   faults.reject_unknown_keys();
 }
 
@@ -104,6 +126,14 @@ json to_json(const fault_config& faults) {
      {{"down", windows},
       {"error_rate", faults.business.error_rate},
       {"latency", format_duration(faults.business.latency)}}},
+    {"refund",
+     {{"processing_min", format_duration(faults.refund.processing_min)},
+      {"processing_max", format_duration(faults.refund.processing_max)},
+      {"closed_rate", faults.refund.closed_rate},
+      {"abnormal_rate", faults.refund.abnormal_rate},
+      {"notify_drop_rate", faults.refund.notify_drop_rate},
+      {"apply_error_rate", faults.refund.apply_error_rate},
+      {"apply_answer_lost_rate", faults.refund.apply_answer_lost_rate}}},
   };
 }
 

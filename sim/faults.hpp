@@ -83,10 +83,36 @@ struct business_faults {
   friend bool operator==(const business_faults&, const business_faults&) = default;
 };
 
+/// How WeChat resolves refunds, and what goes wrong with them
+/// (`faults.refund`). Unlike the other sections, the processing delay is on
+/// by default (1 to 3 s): an accepted refund is PROCESSING first, as at WeChat.
+struct refund_faults {
+  /// An accepted refund stays PROCESSING for a delay drawn uniformly from
+  /// [processing_min, processing_max], then resolves (at most a day each).
+  duration processing_min = std::chrono::seconds{1};
+  duration processing_max = std::chrono::seconds{3};
+  /// Share of accepted refunds that resolve CLOSED instead of SUCCESS.
+  double closed_rate = 0;
+  /// Share of the others that resolve ABNORMAL (a person must act at WeChat:
+  /// `POST /control/refunds/{out_refund_no}/resolve`).
+  double abnormal_rate = 0;
+  /// Share of refund notifications never sent (only a refund query finds
+  /// the outcome).
+  double notify_drop_rate = 0;
+  /// Share of applies answered 500 SYSTEM_ERROR without accepting the refund.
+  double apply_error_rate = 0;
+  /// Share of applies accepted and still answered 500 SYSTEM_ERROR (the
+  /// answer is lost: a retry with the same out_refund_no gets the refund).
+  double apply_answer_lost_rate = 0;
+
+  friend bool operator==(const refund_faults&, const refund_faults&) = default;
+};
+
 struct fault_config {
   wechat_faults wechat;
   notify_faults notify;
   business_faults business;
+  refund_faults refund;
 
   friend bool operator==(const fault_config&, const fault_config&) = default;
 };

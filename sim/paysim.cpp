@@ -97,6 +97,8 @@ paysim::~paysim() {
 }
 
 void paysim::stop() {
+  if (wechat_ != nullptr)
+    wechat_->stop();
   for (auto* server : {wechat_server_.get(), business_server_.get(), control_server_.get()})
     if (server != nullptr)
       server->stop();

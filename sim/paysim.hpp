@@ -38,7 +38,8 @@ public:
   paysim(const paysim&) = delete;
   paysim& operator=(const paysim&) = delete;
 
-  /// Stops accepting on all three listeners (graceful; returns at once).
+  /// Stops accepting on all three listeners (graceful; returns at once) and
+  /// cancels the refund deadlines still pending (see `wechat_sandbox::stop`).
   void stop();
 
   /// Waits until the listeners have no open connection, at most `timeout`.

@@ -8,11 +8,15 @@ namespace paycoord::sim {
 using json = nlohmann::json;
 using wechatpay::trade_state;
 
-namespace {
-
 sim_answer error_answer(unsigned status, std::string_view code, std::string_view message) {
   return {status, {{"code", code}, {"message", message}}};
 }
+
+bool is_paid(trade_state state) {
+  return state == trade_state::success || state == trade_state::refund;
+}
+
+namespace {
 
 const char* state_description(trade_state state) {
   switch (state) {
@@ -22,10 +26,6 @@ const char* state_description(trade_state state) {
     case trade_state::closed: return "订单已关闭";
     default: return "";
   }
-}
-
-bool is_paid(trade_state state) {
-  return state == trade_state::success || state == trade_state::refund;
 }
 
 /// `prefix` then `serial` zero-padded to `width` digits.
@@ -78,6 +78,19 @@ sim_state::order_row* sim_state::find_or_add(std::string_view out_trade_no) {
   return &row;
 }
 
+std::string sim_state::next_id(std::string_view prefix, int width) {
+  return numbered(prefix, next_serial_++, width);
+}
+
+sim_state::order_row* sim_state::row_of_key(std::string_view idempotency_key) {
+  if (auto* row = find(idempotency_key))
+    return row;
+  auto colon = idempotency_key.find(':');
+  auto* refund = colon == std::string_view::npos ? nullptr
+                                                 : find_refund(idempotency_key.substr(0, colon));
+  return refund != nullptr ? find(refund->out_trade_no) : nullptr;
+}
+
 bool sim_state::chance(double rate) {
   if (rate <= 0)
     return false;
@@ -117,12 +130,12 @@ notification_job sim_state::mark_paid(std::string_view out_trade_no, order_row& 
   row.paid_amount = amount;
   row.paid_at = wall_clock::now();
   row.pay_before_close = false;
-  row.transaction_id = numbered("42000020261126", next_serial_++, 14);
+  row.transaction_id = next_id("42000020261126", 14);
   notification_job job;
   job.epoch = epoch_;
   job.out_trade_no = out_trade_no;
   job.notify_url = row.notify_url;
-  job.id = numbered("EV-", next_serial_++, 20);
+  job.id = next_id("EV-", 20);
   job.create_time = format_rfc3339(wall_clock::now());
   job.event_type = "TRANSACTION.SUCCESS";
   job.summary = "支付成功";
@@ -170,7 +183,7 @@ sim_answer sim_state::prepay(const wechatpay::prepay_request& request) {
   }
   row->known_to_wechat = true;
   row->created_at = wall_clock::now();
-  row->prepay_id = numbered("wx26112600", next_serial_++, 20);
+  row->prepay_id = next_id("wx26112600", 20);
   row->description = request.description;
   row->notify_url = request.notify_url;
   row->attach = request.attach;
@@ -289,48 +302,6 @@ control_outcome sim_state::pay(std::string_view out_trade_no, std::optional<int6
   return {{200, row_json(out_trade_no, *row)}, std::move(job)};
 }
 
-control_outcome sim_state::refund(std::string_view out_trade_no, std::optional<int64_t> amount) {
-  std::lock_guard lock(mutex_);
-  auto* row = find(out_trade_no);
-  if (row == nullptr || !row->known_to_wechat)
-    return {error_answer(404, "ORDER_NOT_EXIST", "no prepay for this out_trade_no"),
-            std::nullopt};
-  if (!is_paid(row->state))
-    return {error_answer(409, "ORDER_NOT_PAID", "only a paid order can be refunded"),
-            std::nullopt};
-  int64_t refund = amount.value_or(row->paid_amount - row->refunded);
-  if (refund <= 0 || row->refunded + refund > row->paid_amount)
-    return {error_answer(409, "REFUND_TOO_LARGE", "refund exceeds what was paid"), std::nullopt};
-  row->refunded += refund;
-  row->state = trade_state::refund;
-
-  wechatpay::refund_event event;
-  event.mchid = ids_.mchid;
-  event.out_trade_no = out_trade_no;
-  event.transaction_id = row->transaction_id;
-  event.out_refund_no = numbered("RF", next_serial_++, 20);
-  event.refund_id = numbered("50300020261126", next_serial_++, 14);
-  event.refund_status = "SUCCESS";
-  event.success_time = wall_clock::now();
-  event.user_received_account = "支付用户零钱";
-  event.amount = {row->paid_amount, refund, row->paid_amount, refund};
-
-  notification_job job;
-  job.epoch = epoch_;
-  job.out_trade_no = out_trade_no;
-  job.notify_url = row->notify_url;
-  job.id = numbered("EV-", next_serial_++, 20);
-  job.create_time = format_rfc3339(wall_clock::now());
-  job.event_type = "REFUND.SUCCESS";
-  job.summary = "退款成功";
-  job.original_type = "refund";
-  job.plaintext = wechatpay::to_json(event);
-  row->notification_ids.push_back(job.id);
-  json body = row_json(out_trade_no, *row);
-  body["refund"] = json::parse(job.plaintext);
-  return {{200, std::move(body)}, std::move(job)};
-}
-
 // -- notifications ------------------------------------------------------------------
 
 delivery_plan sim_state::plan_delivery(const notification_job& job) {
@@ -350,6 +321,13 @@ delivery_plan sim_state::plan_delivery(const notification_job& job) {
   totals_.notifications_probed += plan.probe ? 1 : 0;
   if (auto* row = job.epoch == epoch_ ? find(job.out_trade_no) : nullptr)
     row->notifications_dropped += plan.drop ? 1 : 0;
+  if (job.out_refund_no.empty())
+    return plan;
+  totals_.refund_notifications_dropped += plan.drop ? 1 : 0;
+  if (auto* refund = job.epoch == epoch_ ? find_refund(job.out_refund_no) : nullptr) {
+    refund->notifications_dropped += plan.drop ? 1 : 0;
+    refund->notifications_sent += plan.drop ? 0 : 1;
+  }
   return plan;
 }
 
@@ -370,6 +348,10 @@ void sim_state::record_attempt(const notification_job& job, int status, const st
     row->last_notify_status = status;
     row->last_notify_error = error;
   }
+  if (auto* refund = job.out_refund_no.empty() ? nullptr : find_refund(job.out_refund_no)) {
+    ++refund->notify_attempts;
+    refund->notify_answered_2xx += ok ? 1 : 0;
+  }
 }
 
 void sim_state::record_gave_up(const notification_job& job) {
@@ -380,8 +362,12 @@ void sim_state::record_gave_up(const notification_job& job) {
 
 void sim_state::record_refused(const notification_job& job) {
   std::lock_guard lock(mutex_);
-  if (job.epoch == epoch_)
-    ++totals_.notifications_refused;
+  if (job.epoch != epoch_)
+    return;
+  ++totals_.notifications_refused;
+  // Planned as sent, then the queue was full: never sent after all.
+  if (auto* refund = job.out_refund_no.empty() ? nullptr : find_refund(job.out_refund_no))
+    refund->notifications_sent -= refund->notifications_sent > 0 ? 1 : 0;
 }
 
 // -- business server ----------------------------------------------------------------
@@ -390,7 +376,7 @@ business_gate sim_state::open_business_request(std::string_view idempotency_key)
   std::lock_guard lock(mutex_);
   ++totals_.business_requests;
   // Unverified requests never create rows: garbage keys cannot fill the cap.
-  if (auto* row = find(idempotency_key))
+  if (auto* row = row_of_key(idempotency_key))
     ++row->business_requests;
   auto since_start = std::chrono::duration_cast<duration>(std::chrono::steady_clock::now()
                                                           - started_steady_);
@@ -407,7 +393,7 @@ business_gate sim_state::open_business_request(std::string_view idempotency_key)
 void sim_state::count_bad_hmac(std::string_view idempotency_key) {
   std::lock_guard lock(mutex_);
   ++totals_.bad_hmac;
-  if (auto* row = find(idempotency_key))
+  if (auto* row = row_of_key(idempotency_key))
     ++row->business_bad_hmac;
 }
 
@@ -421,6 +407,8 @@ bool sim_state::draw_business_error() {
 bool sim_state::record_delivery(const business_callback& callback) {
   std::lock_guard lock(mutex_);
   ++totals_.deliveries;
+  if (auto event = refund_callback_event_from(callback.event))
+    return record_refund_delivery(callback, *event);
   auto* row = find_or_add(callback.idempotency_key);
   bool paid = row != nullptr && row->known_to_wechat && is_paid(row->state);
   // Paid money must reach the business exactly as WeChat took it, and an
@@ -479,19 +467,22 @@ uint64_t sim_state::epoch() const {
 void sim_state::reset() {
   std::lock_guard lock(mutex_);
   orders_.clear();
+  refunds_.clear();
+  unknown_refund_keys_.clear();
   totals_ = {};
   business_down_until_ = std::chrono::steady_clock::time_point::min();
   ++epoch_;
 }
 
 json sim_state::row_json(std::string_view out_trade_no, const order_row& row) const {
+  auto sums = sums_of(row, std::chrono::steady_clock::now());
   return {
     {"out_trade_no", out_trade_no},
     {"known_to_wechat", row.known_to_wechat},
     {"trade_state", row.known_to_wechat ? wechatpay::to_string(row.state) : ""},
     {"amount", row.amount},
     {"paid_amount", row.paid_amount},
-    {"refunded", row.refunded},
+    {"refunded", sums.succeeded},
     {"transaction_id", row.transaction_id},
     {"prepay_id", row.prepay_id},
     {"created_at", format_rfc3339(row.created_at)},
@@ -522,6 +513,7 @@ json sim_state::row_json(std::string_view out_trade_no, const order_row& row) co
       {"mismatched_deliveries", row.mismatched_deliveries},
       {"first_delivery_ms", optional_ms(row.first_delivery_at)},
       {"last_delivery_ms", optional_ms(row.last_delivery_at)}}},
+    {"refunds", refunds_json(row)},
   };
 }
 
@@ -604,6 +596,7 @@ json sim_state::report(const report_page& page, std::size_t pending_attempts) co
         {"unpaid_deliveries", t.unpaid_deliveries},
         {"mismatched_deliveries", t.mismatched_deliveries}}}}},
   };
+  add_refund_totals(result["totals"]);
   if (page.with_orders) {
     result["orders"] = std::move(rows);
     result["next"] = std::move(next);

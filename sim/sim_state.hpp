@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -15,6 +16,7 @@
 #include "common/time.hpp"
 #include "net/wechatpay/models.hpp"
 #include "sim/faults.hpp"
+#include "sim/refund_record.hpp"
 
 namespace paycoord::sim {
 
@@ -27,11 +29,18 @@ struct sim_answer {
   nlohmann::json body;
 };
 
+/// An error answer: `status` with `{"code","message"}`.
+sim_answer error_answer(unsigned status, std::string_view code, std::string_view message);
+
+/// SUCCESS or REFUND: the customer paid (a refund does not undo that).
+bool is_paid(wechatpay::trade_state state);
+
 /// One notification to send: everything but the per-attempt signature.
 struct notification_job {
   /// `sim_state::epoch` when built; a reset makes older jobs stale.
   uint64_t epoch = 0;
   std::string out_trade_no;
+  std::string out_refund_no; ///< set for a refund's notification
   std::string notify_url;
   std::string id; ///< the envelope's `id`, the same on every attempt
   std::string create_time; ///< RFC 3339, when the event happened
@@ -46,6 +55,20 @@ struct notification_job {
 struct control_outcome {
   sim_answer answer;
   std::optional<notification_job> notification;
+};
+
+/// An accepted refund's deadline: after `delay`, `sim_state::settle_refund`
+/// stores its outcome and hands back the notification to send.
+struct refund_timer {
+  uint64_t epoch = 0; ///< a reset in between makes it stale
+  std::string out_refund_no;
+  duration delay{0};
+};
+
+/// A refund apply's answer, and the timer to start when it accepted one.
+struct refund_apply_outcome {
+  sim_answer answer;
+  std::optional<refund_timer> timer;
 };
 
 /// How the faults shape one notification (drawn once, when it is built).
@@ -64,20 +87,27 @@ struct business_gate {
   duration latency{0};
 };
 
-/// The fields of a business callback body that paysim checks.
+/// The fields of a business callback body that paysim checks: `order.paid`
+/// (CONTRACTS.md §5; also a body without `event`) or a refund's event (§10).
 struct business_callback {
   std::string idempotency_key;
+  std::string event;
   std::string out_trade_no;
   std::string transaction_id;
   std::optional<int64_t> total;
   bool late = false;
+  // -- refund events ------------------------------------------------------------------
+  std::string out_refund_no;
+  std::string refund_id;
+  std::optional<int64_t> refund;
 };
 
 /// What paysim remembers and counts: WeChat's transactions, the notifications
 /// it sent, and the business server's deliveries, per order and in total.
 ///
 /// Thread-safe: every member function takes the one mutex, and none blocks
-/// while holding it (no I/O, no signing). Bounded: at most `max_orders` rows.
+/// while holding it (no I/O, no signing). Bounded: at most `max_orders` rows
+/// and as many refunds (at most 50 per order, as at WeChat).
 class sim_state {
 public:
   struct identity {
@@ -125,9 +155,41 @@ public:
   control_outcome pay(std::string_view out_trade_no, std::optional<int64_t> amount,
                       bool before_close, bool drop_notification = false);
 
-  /// Refunds a paid order (default: all of it): trade_state REFUND and a
-  /// REFUND.SUCCESS notification. 404 unknown, 409 not paid.
+  /// A refund made at WeChat directly, which paycoord never asked for: SUCCESS
+  /// at once (default amount: what is left to refund), trade_state REFUND and a
+  /// REFUND.SUCCESS notification. 404 unknown, 409 not paid, nothing left,
+  /// or 50 refunds already.
   control_outcome refund(std::string_view out_trade_no, std::optional<int64_t> amount);
+
+  // -- refunds (sim/sim_refunds.cpp) --------------------------------------------
+
+  /// Refund apply (the caller verified the Authorization and parsed the
+  /// body). A new refund is accepted PROCESSING with its outcome and
+  /// deadline drawn (`faults.refund`), the order's trade_state becomes
+  /// REFUND, and the answer carries the timer to start. A repeat of the same
+  /// out_refund_no and body gets the refund as it is now (WeChat dedupes);
+  /// another body 400 INVALID_REQUEST. Refused: 400 PARAM_ERROR (a malformed
+  /// field), 404 RESOURCE_NOT_EXISTS (unknown order), 400 INVALID_REQUEST (not
+  /// paid, wrong total, over the refundable rest, more than 50 refunds), 503
+  /// at the cap. `apply_error_rate`: 500 and nothing accepted;
+  /// `apply_answer_lost_rate`: accepted and still 500.
+  refund_apply_outcome apply_refund(const wechatpay::refund_request& request);
+
+  /// Refund query: the refund object (200) or 404 RESOURCE_NOT_EXISTS.
+  sim_answer query_refund(std::string_view out_refund_no);
+
+  /// The refund's deadline: stores its outcome and returns its notification
+  /// (dropped at `refund.notify_drop_rate`) — once; nullopt when the timer is
+  /// stale or the outcome was notified already.
+  std::optional<notification_job> settle_refund(const refund_timer& timer);
+
+  /// A person fixed an ABNORMAL refund at WeChat: it becomes `status`
+  /// (SUCCESS or CLOSED) and its notification is returned. 404 unknown, 409
+  /// not ABNORMAL.
+  control_outcome resolve_refund(std::string_view out_refund_no, refund_status status);
+
+  /// One refund's report entry (with `out_trade_no`), or nullopt.
+  std::optional<nlohmann::json> refund_report(std::string_view out_refund_no) const;
 
   // -- notifications -----------------------------------------------------------
 
@@ -200,12 +262,12 @@ private:
     std::string transaction_id;
     int64_t paid_amount = 0;
     std::optional<timestamp> paid_at;
+    std::vector<std::string> refunds; // out_refund_no, oldest first
     std::optional<timestamp> closed_at;
     bool pay_before_close = false;
     std::optional<int64_t> pay_before_close_amount;
     bool pay_before_close_drop = false;
     bool paid_by_close = false;
-    int64_t refunded = 0;
     uint64_t prepays = 0;
     uint64_t prepay_errors = 0;
     uint64_t queries = 0;
@@ -260,6 +322,18 @@ private:
     uint64_t unpaid_deliveries = 0;
     uint64_t mismatched_deliveries = 0;
     uint64_t rows_refused = 0;
+    // -- refunds -------------------------------------------------------------------
+    uint64_t refund_applies = 0;
+    uint64_t refund_apply_errors = 0;   // 500, not accepted
+    uint64_t refund_answers_lost = 0;   // accepted, answered 500
+    uint64_t refund_applies_refused = 0; // 4xx
+    uint64_t refund_queries = 0;
+    uint64_t refunds_requested = 0; // applies accepted
+    uint64_t refunds_made_at_wechat = 0;
+    uint64_t refund_notifications_dropped = 0;
+    std::array<uint64_t, refund_callback_events> refund_deliveries{};
+    uint64_t refund_delivery_duplicates = 0;
+    uint64_t wrong_refund_deliveries = 0;
   };
 
   // All private helpers expect `mutex_` held.
@@ -271,6 +345,27 @@ private:
   nlohmann::json transaction_json(std::string_view out_trade_no, const order_row& row) const;
   notification_job mark_paid(std::string_view out_trade_no, order_row& row, int64_t amount);
   nlohmann::json row_json(std::string_view out_trade_no, const order_row& row) const;
+  /// `prefix` then the next serial, zero-padded to `width` digits.
+  std::string next_id(std::string_view prefix, int width);
+  /// The order row a business key is about: its out_trade_no, or the order of
+  /// the refund in `{out_refund_no}:{event}`.
+  order_row* row_of_key(std::string_view idempotency_key);
+
+  // -- refund helpers (sim/sim_refunds.cpp; mutex_ held) ---------------------------
+  refund_record* find_refund(std::string_view out_refund_no);
+  const refund_record* find_refund(std::string_view out_refund_no) const;
+  /// The sums of an order's refunds at `now`: not CLOSED, and SUCCESS.
+  struct refund_sums {
+    int64_t not_closed = 0;
+    int64_t succeeded = 0;
+  };
+  refund_sums sums_of(const order_row& row, std::chrono::steady_clock::time_point now) const;
+  /// A refund's notification for its status now (counted on the record).
+  notification_job refund_notification(refund_record& record, order_row& row);
+  bool record_refund_delivery(const business_callback& callback, refund_callback_event event);
+  nlohmann::json refunds_json(const order_row& row) const;
+  /// The refund totals (flat, into the report's `totals`).
+  void add_refund_totals(nlohmann::json& totals) const;
 
   const identity ids_;
   const std::size_t max_orders_;
@@ -280,6 +375,10 @@ private:
   mutable std::mutex mutex_;
   // -- guarded by mutex_ -----------------------------------------------------------
   std::map<std::string, order_row, std::less<>> orders_;
+  std::map<std::string, refund_record, std::less<>> refunds_; // by out_refund_no; max_orders_
+  /// Business keys of refund events for refunds WeChat never accepted, with
+  /// their delivery counts; at most max_orders_.
+  std::map<std::string, uint64_t, std::less<>> unknown_refund_keys_;
   totals totals_;
   fault_config faults_;
   std::mt19937_64 random_;

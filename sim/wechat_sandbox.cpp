@@ -5,6 +5,7 @@
 #include <boost/beast/http/field.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/json_input.hpp"
 #include "net/wechatpay/authorization.hpp"
 #include "net/wechatpay/models.hpp"
 #include "sim/run_after.hpp"
@@ -52,7 +53,12 @@ wechat_sandbox::wechat_sandbox(options opts, wechatpay::public_key merchant_key,
     signer_(signer),
     state_(state),
     notifier_(notifications),
-    io_(io) {
+    io_(io),
+    refund_timers_(io) {
+}
+
+void wechat_sandbox::stop() {
+  refund_timers_.cancel_all();
 }
 
 net::router wechat_sandbox::routes() {
@@ -63,6 +69,10 @@ net::router wechat_sandbox::routes() {
         [this](net::request_context ctx) { on_query(std::move(ctx)); });
   r.add(http::verb::post, "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
         [this](net::request_context ctx) { on_close(std::move(ctx)); });
+  r.add(http::verb::post, "/v3/refund/domestic/refunds",
+        [this](net::request_context ctx) { on_refund_apply(std::move(ctx)); });
+  r.add(http::verb::get, "/v3/refund/domestic/refunds/{out_refund_no}",
+        [this](net::request_context ctx) { on_refund_query(std::move(ctx)); });
   return r;
 }
 
@@ -119,19 +129,26 @@ void wechat_sandbox::on_prepay(net::request_context ctx) {
   reply(ctx.respond, std::move(answer));
 }
 
+bool wechat_sandbox::answered_query_fault(const net::responder& respond) {
+  switch (state_.draw_query_fault()) {
+    case query_fault::server_error:
+      reply(respond, {500, {{"code", "SYSTEM_ERROR"}, {"message", "fault injected"}}});
+      return true;
+    case query_fault::throttled:
+      reply(respond, {429, {{"code", "FREQUENCY_LIMITED"}, {"message", "fault injected"}}});
+      return true;
+    case query_fault::none:
+      break;
+  }
+  return false;
+}
+
 void wechat_sandbox::on_query(net::request_context ctx) {
   if (!authorized(ctx))
     return;
   auto id = std::string{ctx.path_param("out_trade_no")};
-  switch (state_.draw_query_fault()) {
-    case query_fault::server_error:
-      return reply(ctx.respond, {500, {{"code", "SYSTEM_ERROR"}, {"message", "fault injected"}}});
-    case query_fault::throttled:
-      return reply(ctx.respond,
-                   {429, {{"code", "FREQUENCY_LIMITED"}, {"message", "fault injected"}}});
-    case query_fault::none:
-      break;
-  }
+  if (answered_query_fault(ctx.respond))
+    return;
   auto answer = state_.query(id, ctx.query_param("mchid").value_or(""));
   spdlog::info("paysim event=query out_trade_no={} status={} trade_state={}", id, answer.status,
                answer.body.value("trade_state", ""));
@@ -151,6 +168,60 @@ void wechat_sandbox::on_close(net::request_context ctx) {
   if (outcome.notification)
     notifier_.submit(std::move(*outcome.notification));
   reply(ctx.respond, std::move(outcome.answer));
+}
+
+void wechat_sandbox::on_refund_apply(net::request_context ctx) {
+  if (!authorized(ctx))
+    return;
+  const auto& body = ctx.request.body();
+  // The models read WeChat's own documents leniently (the last duplicate key
+  // wins); a merchant's apply is refused instead: with two `refund` keys,
+  // which amount would it be asking for?
+  if (auto doc = parse_json_input(body); !doc)
+    return reply(ctx.respond,
+                 {400, {{"code", "PARAM_ERROR"}, {"message", "body: " + doc.error().message}}});
+  auto request = wechatpay::parse_refund_request(body);
+  if (!request)
+    return reply(ctx.respond, bad_request(request.error()));
+  auto outcome = state_.apply_refund(*request);
+  spdlog::info("paysim event=refund_apply out_trade_no={} out_refund_no={} refund={} status={} "
+               "accepted={}",
+               request->out_trade_no, request->out_refund_no, request->amount.refund,
+               outcome.answer.status, outcome.timer.has_value());
+  if (outcome.timer)
+    start_refund_timer(std::move(*outcome.timer));
+  reply(ctx.respond, std::move(outcome.answer));
+}
+
+void wechat_sandbox::on_refund_query(net::request_context ctx) {
+  if (!authorized(ctx))
+    return;
+  auto id = std::string{ctx.path_param("out_refund_no")};
+  if (!valid_out_refund_no(id))
+    return reply(ctx.respond, {400,
+                               {{"code", "PARAM_ERROR"},
+                                {"message", "out_refund_no must be 1 to 64 characters of "
+                                            "[A-Za-z0-9_|*@-]"}}});
+  if (answered_query_fault(ctx.respond))
+    return;
+  auto answer = state_.query_refund(id);
+  spdlog::info("paysim event=refund_query out_trade_no={} out_refund_no={} status={} "
+               "refund_status={}",
+               answer.body.value("out_trade_no", ""), id, answer.status,
+               answer.body.value("status", ""));
+  reply(ctx.respond, std::move(answer));
+}
+
+void wechat_sandbox::start_refund_timer(refund_timer timer) {
+  auto delay = timer.delay;
+  refund_timers_.run_after(delay, [this, timer = std::move(timer)] {
+    auto job = state_.settle_refund(timer);
+    if (!job)
+      return;
+    spdlog::info("paysim event=refund_resolved out_trade_no={} out_refund_no={} event_type={}",
+                 job->out_trade_no, job->out_refund_no, job->event_type);
+    notifier_.submit(std::move(*job));
+  });
 }
 
 } // namespace paycoord::sim

@@ -344,15 +344,15 @@ std::string to_json(const refund_event& value) {
 }
 
 expected<refund_request, protocol_error> parse_refund_request(std::string_view text) {
-  return parse_model<refund_request>(text, [](field_reader& r, refund_request& x) {
-    r.text("out_trade_no", x.out_trade_no, presence::required);
-    r.text("out_refund_no", x.out_refund_no, presence::required);
-    r.text("reason", x.reason, presence::optional);
-    r.text("notify_url", x.notify_url, presence::optional);
+  return parse_model<refund_request>(text, [](field_reader& r, refund_request& q) {
+    r.text("out_trade_no", q.out_trade_no, presence::required);
+    r.text("out_refund_no", q.out_refund_no, presence::required);
+    r.text("reason", q.reason, presence::optional);
+    r.text("notify_url", q.notify_url, presence::optional);
     if (auto amount = r.object("amount", presence::required)) {
-      amount->money("refund", x.refund);
-      amount->money("total", x.total);
-      amount->text("currency", x.currency, presence::optional);
+      amount->money("refund", q.amount.refund);
+      amount->money("total", q.amount.total);
+      amount->text("currency", q.amount.currency, presence::required);
     }
   });
 }
@@ -361,38 +361,40 @@ std::string to_json(const refund_request& value) {
   json out{{"out_trade_no", value.out_trade_no},
            {"out_refund_no", value.out_refund_no},
            {"amount",
-            {{"refund", value.refund}, {"total", value.total}, {"currency", value.currency}}}};
+            {{"refund", value.amount.refund},
+             {"total", value.amount.total},
+             {"currency", value.amount.currency}}}};
   put_if_set(out, "reason", value.reason);
   put_if_set(out, "notify_url", value.notify_url);
   return dump(out);
 }
 
-expected<refund, protocol_error> parse_refund(std::string_view text) {
-  return parse_model<refund>(text, [](field_reader& r, refund& x) {
-    r.text("refund_id", x.refund_id, presence::required);
-    r.text("out_refund_no", x.out_refund_no, presence::required);
-    r.text("transaction_id", x.transaction_id, presence::optional);
-    r.text("out_trade_no", x.out_trade_no, presence::required);
-    r.text("channel", x.channel, presence::optional);
-    r.text("user_received_account", x.user_received_account, presence::optional);
-    r.time("success_time", x.success_time);
-    r.time("create_time", x.create_time);
-    r.text("status", x.status, presence::required);
+expected<refund_object, protocol_error> parse_refund_object(std::string_view text) {
+  return parse_model<refund_object>(text, [](field_reader& r, refund_object& o) {
+    r.text("refund_id", o.refund_id, presence::required);
+    r.text("out_refund_no", o.out_refund_no, presence::required);
+    r.text("transaction_id", o.transaction_id, presence::optional);
+    r.text("out_trade_no", o.out_trade_no, presence::required);
+    r.text("channel", o.channel, presence::optional);
+    r.text("user_received_account", o.user_received_account, presence::optional);
+    r.time("success_time", o.success_time);
+    r.time("create_time", o.create_time);
+    r.text("status", o.status, presence::required);
     if (auto amount = r.object("amount", presence::required)) {
-      amount->money("total", x.amount.total);
-      amount->money("refund", x.amount.refund);
-      amount->money("payer_total", x.amount.payer_total);
-      amount->money("payer_refund", x.amount.payer_refund);
-      amount->text("currency", x.currency, presence::optional);
+      amount->money("total", o.amount.total);
+      amount->money("refund", o.amount.refund);
+      amount->money("payer_total", o.amount.payer_total);
+      amount->money("payer_refund", o.amount.payer_refund);
+      amount->text("currency", o.amount.currency, presence::optional);
     }
   });
 }
 
-std::string to_json(const refund& value) {
+std::string to_json(const refund_object& value) {
   json amount{{"total", value.amount.total}, {"refund", value.amount.refund}};
   put_if_set(amount, "payer_total", value.amount.payer_total);
   put_if_set(amount, "payer_refund", value.amount.payer_refund);
-  put_if_set(amount, "currency", value.currency);
+  put_if_set(amount, "currency", value.amount.currency);
   json out{{"refund_id", value.refund_id},
            {"out_refund_no", value.out_refund_no},
            {"out_trade_no", value.out_trade_no},

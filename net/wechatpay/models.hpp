@@ -131,40 +131,53 @@ struct refund_event {
 expected<refund_event, protocol_error> parse_refund_event(std::string_view json);
 std::string to_json(const refund_event& value);
 
+struct refund_request_amount {
+  int64_t refund = 0; ///< to refund now, fen
+  int64_t total = 0;  ///< the order's total, fen
+  std::string currency = "CNY";
+};
+
 /// `POST /v3/refund/domestic/refunds`. Requires out_trade_no, out_refund_no
-/// and amount{refund, total}; currency defaults to CNY.
+/// and amount{refund, total, currency}; reason and notify_url are optional
+/// (left out when empty).
 struct refund_request {
   std::string out_trade_no;
   std::string out_refund_no;
-  std::string reason;     ///< left out when empty
-  std::string notify_url; ///< left out when empty
-  int64_t refund = 0;
-  int64_t total = 0;
-  std::string currency = "CNY";
+  std::string reason;
+  std::string notify_url;
+  refund_request_amount amount;
 };
 
 expected<refund_request, protocol_error> parse_refund_request(std::string_view json);
 std::string to_json(const refund_request& value);
 
-/// The refund object: the answer to an apply and to a refund query.
+struct refund_object_amount {
+  int64_t total = 0;  ///< the order's total, fen
+  int64_t refund = 0; ///< this refund, fen
+  std::optional<int64_t> payer_total;
+  std::optional<int64_t> payer_refund;
+  std::string currency;
+};
+
+/// The refund object WeChat answers an apply and a refund query with.
 /// Requires refund_id, out_refund_no, out_trade_no, status and
-/// amount{total, refund}.
-struct refund {
+/// amount{total, refund}. `status` is SUCCESS, CLOSED, PROCESSING or ABNORMAL
+/// (kept as sent: decide on the known spellings, never on an unknown one).
+struct refund_object {
   std::string refund_id;
   std::string out_refund_no;
   std::string transaction_id;
   std::string out_trade_no;
-  std::string channel;
+  std::string channel; ///< ORIGINAL, BALANCE, ...
   std::string user_received_account;
   std::optional<timestamp> success_time;
   std::optional<timestamp> create_time;
-  std::string status; ///< SUCCESS, PROCESSING, CLOSED, ABNORMAL
-  refund_amount amount;
-  std::string currency;
+  std::string status;
+  refund_object_amount amount;
 };
 
-expected<refund, protocol_error> parse_refund(std::string_view json);
-std::string to_json(const refund& value);
+expected<refund_object, protocol_error> parse_refund_object(std::string_view json);
+std::string to_json(const refund_object& value);
 
 // -- errors -------------------------------------------------------------------------
 

@@ -73,6 +73,9 @@ TEST(sim_config, faults_and_scales_are_read) {
   doc["faults"]["wechat"]["prepay_error_rate"] = 0.5;
   doc["faults"]["wechat"]["close_unknown_status"] = 404;
   doc["faults"]["wechat"]["error_message"] = "系统繁忙，请稍后再试";
+  doc["faults"]["refund"]["processing_max"] = "10s";
+  doc["faults"]["refund"]["abnormal_rate"] = 0.1;
+  doc["faults"]["refund"]["apply_answer_lost_rate"] = 0.2;
   auto cfg = load(dir, doc);
   ASSERT_TRUE(cfg) << cfg.error().message();
   EXPECT_DOUBLE_EQ(cfg->time_factor, 0.01);
@@ -84,6 +87,11 @@ TEST(sim_config, faults_and_scales_are_read) {
   EXPECT_DOUBLE_EQ(cfg->faults.wechat.prepay_error_rate, 0.5);
   EXPECT_EQ(cfg->faults.wechat.close_unknown_status, 404);
   EXPECT_EQ(cfg->faults.wechat.error_message, "系统繁忙，请稍后再试");
+  EXPECT_EQ(cfg->faults.refund.processing_min, 1s);
+  EXPECT_EQ(cfg->faults.refund.processing_max, 10s);
+  EXPECT_DOUBLE_EQ(cfg->faults.refund.abnormal_rate, 0.1);
+  EXPECT_DOUBLE_EQ(cfg->faults.refund.apply_answer_lost_rate, 0.2);
+  EXPECT_EQ(cfg->faults.refund.closed_rate, 0);
 }
 
 TEST(sim_config, the_new_wechat_faults_default_to_todays_answers) {
@@ -114,6 +122,11 @@ TEST(sim_config, errors_name_the_key) {
     {"/faults/wechat/error_message"_json_pointer, std::string(5000, 'x'),
      "faults.wechat.error_message"},
     {"/faults/business/down"_json_pointer, windows("3s", "1s"), "faults.business.down"},
+    {"/faults/refund/closed_rate"_json_pointer, 1.5, "faults.refund.closed_rate"},
+    {"/faults/refund/apply_error_rate"_json_pointer, "often", "faults.refund.apply_error_rate"},
+    {"/faults/refund/processing_max"_json_pointer, "500ms", "faults.refund.processing_max"},
+    {"/faults/refund/processing_max"_json_pointer, "25h", "faults.refund.processing_max"},
+    {"/faults/refund/delay"_json_pointer, "1s", "faults.refund.delay"},
     {"/wechatpay/apiv3_key"_json_pointer, "", "wechatpay.apiv3_key"},
     {"/listen/control"_json_pointer, "127.0.0.1", "listen.control"},
     {"/notify/workers"_json_pointer, 0, "notify.workers"},

@@ -192,6 +192,71 @@ TEST(refund_model, parses_a_refund_event) {
   }
 }
 
+TEST(refund_model, apply_request_round_trips_and_requires_its_fields) {
+  refund_request q;
+  q.out_trade_no = "A2026112600001";
+  q.out_refund_no = "R2026112600001";
+  q.amount = {50, 100, "CNY"};
+  auto doc = json::parse(to_json(q));
+  EXPECT_EQ(doc["amount"], (json{{"refund", 50}, {"total", 100}, {"currency", "CNY"}}));
+  EXPECT_FALSE(doc.contains("reason")); // empty: left out
+  EXPECT_FALSE(doc.contains("notify_url"));
+  q.reason = "退货";
+  q.notify_url = "https://pay.example.com/v1/wechatpay/notify";
+  auto back = parse_refund_request(to_json(q));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->out_refund_no, q.out_refund_no);
+  EXPECT_EQ(back->reason, q.reason);
+  EXPECT_EQ(back->notify_url, q.notify_url);
+  EXPECT_EQ(back->amount.refund, 50);
+  EXPECT_EQ(back->amount.total, 100);
+  for (std::string path : {"/out_trade_no", "/out_refund_no", "/amount/refund", "/amount/total",
+                           "/amount/currency"}) {
+    auto d = json::parse(to_json(q));
+    auto field = erase_path(d, path);
+    expect_rejected(parse_refund_request, d, wechatpay_error::missing_field, field);
+  }
+  doc["amount"]["refund"] = -1;
+  expect_rejected(parse_refund_request, doc, wechatpay_error::invalid_field, "amount.refund");
+}
+
+TEST(refund_model, refund_object_round_trips_and_requires_its_fields) {
+  auto doc = json{{"refund_id", "50300020261126000001"},
+                  {"out_refund_no", "R2026112600001"},
+                  {"transaction_id", "4200002026112612345678901234"},
+                  {"out_trade_no", "A2026112600001"},
+                  {"channel", "ORIGINAL"},
+                  {"user_received_account", "支付用户零钱"},
+                  {"create_time", "2026-11-26T10:00:00+08:00"},
+                  {"status", "PROCESSING"},
+                  {"amount",
+                   {{"total", 100},
+                    {"refund", 50},
+                    {"payer_total", 100},
+                    {"payer_refund", 50},
+                    {"currency", "CNY"}}}};
+  auto r = parse_refund_object(doc.dump());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, "PROCESSING");
+  EXPECT_FALSE(r->success_time);
+  ASSERT_TRUE(r->create_time);
+  EXPECT_EQ(r->amount.refund, 50);
+  EXPECT_EQ(r->amount.payer_refund, 50);
+  EXPECT_EQ(r->amount.currency, "CNY");
+  EXPECT_EQ(json::parse(to_json(*r)), doc);
+  doc["success_time"] = "2026-11-26T10:00:05+08:00";
+  doc["status"] = "SUCCESS";
+  r = parse_refund_object(doc.dump());
+  ASSERT_TRUE(r && r->success_time);
+  EXPECT_EQ(json::parse(to_json(*r)), doc);
+  for (std::string path : {"/refund_id", "/out_refund_no", "/out_trade_no", "/status",
+                           "/amount/total", "/amount/refund"}) {
+    auto d = doc;
+    auto field = erase_path(d, path);
+    expect_rejected(parse_refund_object, d, wechatpay_error::missing_field, field);
+  }
+}
+
 TEST(notification_model, parses_the_vector_envelope_and_requires_the_resource) {
   auto body = vectors().at("notification").at("body").get<std::string>();
   auto n = parse_notification(body);
