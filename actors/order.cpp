@@ -547,32 +547,47 @@ void on_notify(self_ptr self, const verified_notification& n,
 
 // -- operator ------------------------------------------------------------------
 
-/// An operator's action: 404 without an order, 409 INVALID_STATE when the
-/// machine refuses it, else `success_status` with the record once durable.
-template <class Decide>
-void on_operator(self_ptr self, order_reply reply, unsigned success_status, Decide decide) {
+/// An operator's action on the order or one of its refunds: 404 without an
+/// order, the machine's refusal (409 INVALID_STATE unless it names another
+/// code), else `answer()` (the record or the refund) once durable.
+template <class Decide, class Answer>
+void on_operator(self_ptr self, order_reply reply, Decide decide, Answer answer) {
   auto& st = self->state;
   if (!st.has_record) {
     reply(failure(404, "ORDER_NOT_FOUND", "no such order"));
     settle(self);
     return;
   }
-  auto d = decide(*st.deps.machine, st.record, now(self));
+  auto d = decide(*st.deps.machine, st.record, st.refunds, now(self));
   if (!d.legal) {
-    reply(failure(409, "INVALID_STATE", d.refusal));
+    reply(failure(d.status != 0 ? d.status : 409, d.code.empty() ? "INVALID_STATE" : d.code,
+                  d.refusal));
     settle(self);
     return;
   }
   auto effect = d.effect;
+  auto refund_no = d.refund_no;
   commit(self, std::move(d), {}, [=](bool ok) {
     if (!ok) {
       reply(failure(500, "STORE_FAILED", "operator event could not be saved"));
     } else {
-      reply(with_record(self, success_status));
-      run_effect(self, effect);
+      reply(answer());
+      run_effect(self, effect, refund_no);
     }
     settle(self);
   });
+}
+
+/// An operator's action on the order: `success_status` with its record.
+template <class Decide>
+void on_order_operator(self_ptr self, order_reply reply, unsigned success_status,
+                       Decide decide) {
+  on_operator(
+    self, std::move(reply),
+    [decide](const order_machine& m, const order_record& x, const refund_list&, int64_t t) {
+      return decide(m, x, t);
+    },
+    [self, success_status] { return with_record(self, success_status); });
 }
 
 // -- refunds ---------------------------------------------------------------------
@@ -633,36 +648,6 @@ void on_refund(self_ptr self, const create_refund& req, order_reply reply) {
   });
 }
 
-/// An operator's action on a refund: 404 without the order or the refund,
-/// 409 INVALID_STATE when refused, else `success_status` with the refund.
-template <class Decide>
-void on_refund_operator(self_ptr self, const std::string& no, order_reply reply,
-                        unsigned success_status, Decide decide) {
-  auto& st = self->state;
-  if (!st.has_record) {
-    reply(failure(404, "ORDER_NOT_FOUND", "no such order"));
-    settle(self);
-    return;
-  }
-  auto d = decide(*st.deps.machine, st.record, st.refunds, now(self));
-  if (!d.legal) {
-    reply(failure(d.status != 0 ? d.status : 409, d.code.empty() ? "INVALID_STATE" : d.code,
-                  d.refusal));
-    settle(self);
-    return;
-  }
-  auto effect = d.effect;
-  commit(self, std::move(d), {}, [=](bool ok) {
-    if (!ok) {
-      reply(failure(500, "STORE_FAILED", "operator event could not be saved"));
-    } else {
-      reply(with_refund(self, no, success_status));
-      run_effect(self, effect, no);
-    }
-    settle(self);
-  });
-}
-
 } // namespace
 
 caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
@@ -711,40 +696,41 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
       on_refund(self, req, std::move(reply));
     },
     [=](refund_atom, verify_atom, const std::string& no, order_reply& reply) {
-      on_refund_operator(self, no, std::move(reply), 202,
-                         [no](const order_machine& m, const order_record& x,
-                              const refund_list& rs, int64_t t) {
-                           return m.on_operator_refund_verify(x, rs, no, t);
-                         });
+      on_operator(
+        self, std::move(reply),
+        [no](const order_machine& m, const order_record& x, const refund_list& rs, int64_t t) {
+          return m.on_operator_refund_verify(x, rs, no, t);
+        },
+        [self, no] { return with_refund(self, no, 202); });
     },
     [=](refund_atom, resolve_atom, const std::string& no, const std::string& note,
         order_reply& reply) {
-      on_refund_operator(self, no, std::move(reply), 200,
-                         [no, note](const order_machine& m, const order_record& x,
-                                    const refund_list& rs, int64_t t) {
-                           return m.on_operator_refund_resolve(x, rs, no, note, t);
-                         });
+      on_operator(
+        self, std::move(reply),
+        [no, note](const order_machine& m, const order_record& x, const refund_list& rs,
+                   int64_t t) { return m.on_operator_refund_resolve(x, rs, no, note, t); },
+        [self, no] { return with_refund(self, no, 200); });
     },
     [=](verify_atom, order_reply& reply) {
-      on_operator(self, std::move(reply), 202,
+      on_order_operator(self, std::move(reply), 202,
                   [](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_verify(x, t);
                   });
     },
     [=](forward_atom, order_reply& reply) {
-      on_operator(self, std::move(reply), 202,
+      on_order_operator(self, std::move(reply), 202,
                   [](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_forward(x, t);
                   });
     },
     [=](retry_atom, order_reply& reply) {
-      on_operator(self, std::move(reply), 200,
+      on_order_operator(self, std::move(reply), 200,
                   [self](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_retry(x, self->state.refunds, t);
                   });
     },
     [=](resolve_atom, const std::string& note, order_reply& reply) {
-      on_operator(self, std::move(reply), 200,
+      on_order_operator(self, std::move(reply), 200,
                   [note](const order_machine& m, const order_record& x, int64_t t) {
                     return m.on_operator_resolve(x, note, t);
                   });

@@ -17,10 +17,6 @@ int64_t ms(duration d) {
   return d.count();
 }
 
-/// Error texts come from peers (WeChat's messages are often long Chinese):
-/// events keep at most this many bytes of them, cut on a character boundary.
-constexpr size_t max_error_text = 512;
-
 /// Renumbers `d.events` after `x.event_seq` (when an event was put first).
 void renumber(order_decision& d, const order_record& x) {
   auto seq = x.event_seq;

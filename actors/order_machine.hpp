@@ -28,6 +28,11 @@ struct order_rules {
 /// Longest operator note kept (CONTRACTS.md §11: 1-500 characters).
 constexpr size_t max_note_bytes = 2000;
 
+/// Error texts come from peers (WeChat's messages are often long Chinese):
+/// events and records keep at most this many bytes of them, cut on a
+/// character boundary.
+constexpr size_t max_error_text = 512;
+
 /// A side effect the actor performs after the decision is durable.
 enum class order_effect : uint8_t {
   none,

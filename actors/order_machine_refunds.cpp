@@ -31,8 +31,6 @@ int64_t ms(duration d) {
   return d.count();
 }
 
-constexpr size_t max_error_text = 512;
-
 std::optional<refund_state> state_of(std::string_view wechat_status) {
   if (wechat_status == "SUCCESS")
     return refund_state::success;

@@ -26,10 +26,6 @@ using ctx_ptr = std::shared_ptr<const admin_context>;
 
 constexpr uint32_t max_page = 500;
 
-json time_or_null(int64_t ms) {
-  return ms == 0 ? json(nullptr) : json(format_rfc3339(from_unix_ms(ms)));
-}
-
 json event_json(const order_event& e) {
   auto detail = json::parse(e.detail, nullptr, false);
   return json{{"seq", e.seq},
@@ -368,9 +364,7 @@ void resolve_order(const ctx_ptr& ctx, net::request_context rc) {
     return;
   }
   auto text = note->get<std::string>();
-  auto chars = std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  });
+  auto chars = utf8_length(text);
   bool blank = text.find_first_not_of(" \t\r\n") == std::string::npos;
   if (!is_valid_utf8(text) || blank || chars > 500) {
     rc.respond.send_error(400, "INVALID_REQUEST",

@@ -17,10 +17,6 @@ namespace http = boost::beast::http;
 
 constexpr uint32_t max_page = 500;
 
-json time_or_null(int64_t ms) {
-  return ms == 0 ? json(nullptr) : json(format_rfc3339(from_unix_ms(ms)));
-}
-
 /// 200 (or `status`) with the refund, or the error of the outcome.
 order_reply refund_reply(const net::responder& respond, unsigned status) {
   return order_reply{[respond, status](order_outcome out) {

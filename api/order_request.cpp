@@ -17,15 +17,6 @@ field_error bad(std::string field, std::string message) {
   return field_error{std::move(field), std::move(message)};
 }
 
-// Counts UTF-8 code points; nullopt for invalid UTF-8 (nlohmann validates
-// on parse, so this only guards the length rule).
-size_t code_points(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80)
-      ++n;
-  return n;
-}
 
 } // namespace
 
@@ -64,7 +55,7 @@ expected<create_order, field_error> parse_create_order(std::string_view body,
   if (desc == j.end() || !desc->is_string())
     return make_unexpected(bad("description", "required, a string"));
   req.description = desc->get<std::string>();
-  auto len = code_points(req.description);
+  auto len = utf8_length(req.description);
   if (len < 1 || len > 127)
     return make_unexpected(bad("description", "must be 1-127 characters"));
   // amount
@@ -129,11 +120,6 @@ expected<create_order, field_error> parse_create_order(std::string_view body,
 }
 
 std::string order_view_json(const order_record& x, const std::vector<refund_record>& refunds) {
-  auto time_or_null = [](int64_t ms) -> json {
-    if (ms == 0)
-      return nullptr;
-    return format_rfc3339(from_unix_ms(ms));
-  };
   json j{
     {"out_trade_no", x.out_trade_no},
     {"state", to_string(x.state)},

@@ -17,20 +17,6 @@ field_error bad(std::string field, std::string message) {
   return field_error{std::move(field), std::move(message)};
 }
 
-size_t code_points(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80)
-      ++n;
-  return n;
-}
-
-json time_or_null(int64_t ms) {
-  if (ms == 0)
-    return nullptr;
-  return format_rfc3339(from_unix_ms(ms));
-}
-
 } // namespace
 
 bool valid_out_refund_no(std::string_view id) {
@@ -83,7 +69,7 @@ expected<create_refund, field_error> parse_create_refund(std::string_view body,
     if (!reason->is_string())
       return make_unexpected(bad("reason", "must be a string"));
     req.reason = reason->get<std::string>();
-    if (code_points(req.reason) > 80)
+    if (utf8_length(req.reason) > 80)
       return make_unexpected(bad("reason", "must be at most 80 characters"));
   }
   return req;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/time.hpp"
+
 namespace paycoord {
 
 namespace {
@@ -102,6 +104,20 @@ std::string log_text(std::string_view bytes, size_t max_bytes) {
 
 std::string json_text(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+size_t utf8_length(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text)
+    if ((c & 0xC0) != 0x80)
+      ++n;
+  return n;
+}
+
+nlohmann::json time_or_null(int64_t unix_ms) {
+  if (unix_ms == 0)
+    return nullptr;
+  return format_rfc3339(from_unix_ms(unix_ms));
 }
 
 } // namespace paycoord

@@ -7,6 +7,7 @@
 // serialiser that throws on invalid UTF-8 (nlohmann's dump() does).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,5 +34,13 @@ std::string log_text(std::string_view bytes, size_t max_bytes = 200);
 
 /// `j.dump()` that never throws: invalid UTF-8 in strings is replaced.
 std::string json_text(const nlohmann::json& j);
+
+/// Characters (code points) of UTF-8 text: the bytes that do not continue a
+/// character. The length rules of the API count these.
+size_t utf8_length(std::string_view text);
+
+/// RFC 3339 of Unix milliseconds, or null for 0 (unset): how every API
+/// answer writes a time.
+nlohmann::json time_or_null(int64_t unix_ms);
 
 } // namespace paycoord

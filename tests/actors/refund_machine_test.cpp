@@ -90,18 +90,7 @@ struct aggregate {
 };
 
 refund_result wechat_says(const std::string& no, const std::string& status, int64_t refund = 40) {
-  refund_result r;
-  r.outcome = refund_outcome::refund;
-  r.status = 200;
-  r.fact.out_trade_no = "A1";
-  r.fact.out_refund_no = no;
-  r.fact.refund_id = "5030" + no;
-  r.fact.status = status;
-  r.fact.refund = refund;
-  r.fact.total = 100;
-  if (status == "SUCCESS")
-    r.fact.success_time_ms = t0 + 3 * minute;
-  return r;
+  return refund_object("A1", no, refund, status);
 }
 
 refund_result no_answer() {
@@ -304,7 +293,7 @@ TEST(refund_machine, a_lost_notification_is_found_by_the_scheduled_query) {
   a.queried("R000001", wechat_says("R000001", "SUCCESS"), t0 + 5 * minute);
   auto r = a.refund("R000001");
   EXPECT_EQ(r.state, refund_state::success);
-  EXPECT_EQ(r.succeeded_at_ms, t0 + 3 * minute);
+  EXPECT_EQ(r.succeeded_at_ms, wechat_says("R000001", "SUCCESS").fact.success_time_ms);
   EXPECT_EQ(r.undelivered, std::vector<std::string>{"refund.succeeded"});
   EXPECT_EQ(r.action, refund_action::deliver);
   EXPECT_EQ(a.order.refund_due_ms, t0 + 5 * minute);
