@@ -1,5 +1,5 @@
 // paycoord inspector: the operator's page over the admin API (CONTRACTS.md §6,
-// and §11: the way out of every parked state).
+// §10: refunds, and §11: the way out of every parked state).
 //
 // Plain JS, no build step, no external resources. Every value that comes from
 // paycoord (records, events, error messages) is hostile input: it is only ever
@@ -35,6 +35,24 @@
     close: 'close at WeChat',
     close_confirm: 'query confirming the close',
     forward: 'deliver to business server',
+    none: 'nothing',
+  };
+
+  // Refunds (CONTRACTS.md §10). SUCCESS and CLOSED are final; ABNORMAL is
+  // parked for a person but still queried, so a fix made at WeChat is noticed.
+  const REFUND_STATES = ['REQUESTED', 'PROCESSING', 'SUCCESS', 'CLOSED', 'ABNORMAL'];
+  const REFUND_FINAL = new Set(['SUCCESS', 'CLOSED']);
+  const REFUND_HELP = {
+    REQUESTED: 'recorded, not yet accepted by WeChat',
+    PROCESSING: 'accepted, money on its way',
+    SUCCESS: 'paid back to the payer',
+    CLOSED: 'closed, no money moved',
+    ABNORMAL: 'parked: WeChat could not pay it back',
+  };
+  const REFUND_ACTION_NAMES = {
+    apply: 'apply at WeChat (again)',
+    query: 'refund query at WeChat',
+    deliver: 'deliver to business server',
     none: 'nothing',
   };
 
@@ -180,8 +198,41 @@
     return el('span', { className: cls, text: s, title: STATE_HELP[s] || '', dataset: { testid: 'state-badge', state: s } });
   }
 
-  function flagBadge(text, cls, title) {
-    return el('span', { className: `badge ${cls}`, text, title, dataset: { testid: `flag-${text.toLowerCase()}` } });
+  function flagBadge(text, cls, title, testid = `flag-${text.toLowerCase()}`) {
+    return el('span', { className: `badge ${cls}`, text, title, dataset: { testid } });
+  }
+
+  function refundBadge(stateName) {
+    const s = String(stateName);
+    const cls = REFUND_STATES.includes(s) ? `badge badge-refund-${s.toLowerCase()}` : 'badge';
+    return el('span', { className: cls, text: s, title: REFUND_HELP[s] || '', dataset: { testid: 'refund-state-badge', state: s } });
+  }
+
+  /// A value from the network that should be an object: it, or null.
+  function object(v) {
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  }
+
+  /// An order's refunds as the detail answers them (objects only).
+  function refundsOf(data) {
+    return data && Array.isArray(data.refunds) ? data.refunds.filter((x) => object(x)) : [];
+  }
+
+  /// An ABNORMAL refund no person has resolved (the API says so; older answers: derived).
+  function refundNeedsPerson(x) {
+    if (typeof x.needs_a_person === 'boolean') return x.needs_a_person;
+    return x.state === 'ABNORMAL' && !x.resolved_at;
+  }
+
+  /// The out_refund_no a timeline event is about ('' for order events and orphans).
+  function refundOf(ev) {
+    const d = object(ev && ev.detail);
+    return d && typeof d.out_refund_no === 'string' ? d.out_refund_no : '';
+  }
+
+  function refundAmount(x) {
+    const a = object(x.amount) || {};
+    return `${money(a.refund, a.currency)} of ${money(a.total, a.currency)}`;
   }
 
   // -- the API -----------------------------------------------------------------
@@ -267,7 +318,13 @@
     lastError: null, // ApiError of the last failed refresh, cleared on success
     // The list's filter (state, stuck, unresolved) is in the address; see route().
     list: { state: '', stuck: false, unresolved: false, limit: PAGE_SIZE, cursors: [''], next: null, json: '', loaded: false },
-    detail: { id: null, json: '', data: null, loading: false },
+    // The refunds list (all orders), by state: #/refunds?state=ABNORMAL.
+    refunds: { state: '', cursors: [''], next: null, json: '', loaded: false },
+    view: 'orders', // 'orders' | 'refunds' | 'detail'
+    lastList: 'orders', // where "back" goes from an order
+    // timelineRefund: the refund whose events alone the timeline shows ('' = all);
+    // resolveRefund: the ABNORMAL refund the refund resolve form is for.
+    detail: { id: null, json: '', data: null, loading: false, timelineRefund: '', resolveRefund: '' },
     newestFirst: true,
     timer: null,
     followUps: [],
@@ -360,6 +417,7 @@
     if (!app.signedIn) return;
     refreshSummary();
     if (app.detail.id) refreshDetail();
+    else if (app.view === 'refunds') refreshRefunds();
     else refreshList();
   }
 
@@ -422,7 +480,10 @@
     const unresolved = s.unresolved && typeof s.unresolved === 'object' ? s.unresolved : null;
     const needBy = Object.fromEntries([...PARKED].map((p) => [p, Number((unresolved || counts)[p] || 0)]));
     const needs = typeof s.needs_a_person === 'number' && Number.isFinite(s.needs_a_person) ? s.needs_a_person : null;
-    const needTotal = needs ?? (unresolved ? Object.values(needBy).reduce((x, y) => x + y, 0) : Number(s.parked || 0));
+    // needs_a_person counts unresolved ABNORMAL refunds too (unresolved.ABNORMAL_REFUND).
+    const refundNeeds = unresolved && Number.isFinite(Number(unresolved.ABNORMAL_REFUND)) ? Number(unresolved.ABNORMAL_REFUND) : 0;
+    const needTotal = unresolved ? Object.values(needBy).reduce((x, y) => x + y, 0) : needs ?? Number(s.parked || 0);
+    const refundCounts = object(s.refunds_by_state);
 
     // The tiles are buttons: update them in place so keyboard focus survives a refresh.
     const tiles = $('state-counts');
@@ -437,7 +498,8 @@
       el('span', { className: 'tile-name', text: name }),
       el('span', { className: 'tile-help', text: STATE_HELP[name] }))));
     }
-    const plainState = (name) => app.list.state === name && !app.list.stuck && !app.list.unresolved;
+    const ordersShown = app.lastList === 'orders'; // the orders list, or an order opened from it
+    const plainState = (name) => ordersShown && app.list.state === name && !app.list.stuck && !app.list.unresolved;
     for (const tile of tiles.children) {
       const name = tile.dataset.state;
       const n = Number(counts[name] || 0);
@@ -447,20 +509,61 @@
       tile.querySelector('.tile-count').textContent = n.toLocaleString('en-US');
     }
 
-    // "Needs a person": a link to the unresolved orders, updated in place like the tiles.
+    // Refunds by state (a paycoord without refunds reports none: no tiles).
+    show($('refund-summary'), Boolean(refundCounts));
+    if (refundCounts) {
+      const refundTiles = $('refund-counts');
+      if (refundTiles.children.length !== REFUND_STATES.length) {
+        refundTiles.replaceChildren(...REFUND_STATES.map((name) => el('button', {
+          attrs: { type: 'button' },
+          dataset: { testid: `refund-count-${name}`, state: name },
+          title: `Show ${name} refunds`,
+          on: { click: () => { location.hash = refundsHash(name); } },
+        },
+        el('span', { className: 'tile-count', dataset: { testid: `refund-count-${name}-value` } }),
+        el('span', { className: 'tile-name', text: name }),
+        el('span', { className: 'tile-help', text: REFUND_HELP[name] }))));
+      }
+      for (const tile of refundTiles.children) {
+        const name = tile.dataset.state;
+        const n = Number(refundCounts[name] || 0);
+        const attention = name === 'ABNORMAL' && refundNeeds > 0;
+        const active = !ordersShown && app.refunds.state === name;
+        tile.className = `tile tile-refund-${name.toLowerCase()}${attention ? ' tile-alert' : ''}${active ? ' tile-active' : ''}`;
+        tile.setAttribute('aria-label', `${n} ${name} refunds${name === 'ABNORMAL' && n > 0 ? ` (${refundNeeds} unresolved)` : ''}: show them`);
+        tile.querySelector('.tile-count').textContent = n.toLocaleString('en-US');
+      }
+    }
+
+    // "Needs a person": a link to the unresolved orders (to the ABNORMAL refunds
+    // when only refunds need one), updated in place like the tiles; when both
+    // orders and refunds need one, a second link goes to the refunds.
     const needsLink = $('needs-person');
-    const onlyUnresolved = app.list.unresolved && !app.list.state && !app.list.stuck;
-    needsLink.href = listHash({ unresolved: true });
-    needsLink.className = `needs-person${needs === null ? '' : needs > 0 ? ' needs-some' : ' needs-none'}${onlyUnresolved ? ' needs-active' : ''}`;
+    const onlyUnresolved = ordersShown && app.list.unresolved && !app.list.state && !app.list.stuck;
+    const abnormalList = !ordersShown && app.refunds.state === 'ABNORMAL';
+    const refundsOnly = refundNeeds > 0 && needTotal === 0;
+    needsLink.href = refundsOnly ? refundsHash('ABNORMAL') : listHash({ unresolved: true });
+    needsLink.className = `needs-person${needs === null ? '' : needs > 0 ? ' needs-some' : ' needs-none'}${(refundsOnly ? abnormalList : onlyUnresolved) ? ' needs-active' : ''}`;
     needsLink.dataset.count = needs === null ? '' : String(needs);
     $('needs-person-value').textContent = needs === null ? '?' : needs.toLocaleString('en-US');
-    $('needs-person-label').textContent = needs === 1 ? 'order needs a person' : 'orders need a person';
+    $('needs-person-label').textContent = refundNeeds > 0 && needTotal > 0 ? 'need a person'
+      : refundsOnly ? (needs === 1 ? 'refund needs a person' : 'refunds need a person')
+        : needs === 1 ? 'order needs a person' : 'orders need a person';
     const which = [...PARKED].filter((p) => needBy[p] > 0);
+    const whichText = [...which.map((p) => `${needBy[p]} ${p}`), refundNeeds > 0 ? plural(refundNeeds, 'ABNORMAL refund') : null].filter(Boolean);
     $('needs-person-detail').textContent = needs === null
       ? 'this paycoord does not report it'
-      : which.length ? `${which.map((p) => `${needBy[p]} ${p}`).join(' · ')} — show them` : 'every parked order has been resolved';
-    needsLink.title = 'Parked orders (ANOMALY, ORPHAN, FAULTED) that no person has resolved yet';
+      : whichText.length ? `${whichText.join(' · ')} — show them` : `every parked order${refundCounts ? ' and ABNORMAL refund' : ''} has been resolved`;
+    needsLink.title = refundsOnly ? 'ABNORMAL refunds that no person has resolved yet'
+      : `Parked orders (ANOMALY, ORPHAN, FAULTED)${refundCounts ? ' and ABNORMAL refunds' : ''} that no person has resolved yet`;
     needsLink.setAttribute('aria-label', `${needs ?? '?'} ${$('needs-person-label').textContent}: show them`);
+    const refundsLink = $('needs-refunds');
+    show(refundsLink, refundNeeds > 0 && needTotal > 0);
+    refundsLink.href = refundsHash('ABNORMAL');
+    refundsLink.className = `needs-person needs-some needs-refunds${abnormalList ? ' needs-active' : ''}`;
+    $('needs-refunds-value').textContent = refundNeeds.toLocaleString('en-US');
+    $('needs-refunds-label').textContent = refundNeeds === 1 ? 'ABNORMAL refund needs a person' : 'ABNORMAL refunds need a person';
+    refundsLink.setAttribute('aria-label', `${refundNeeds} ${$('needs-refunds-label').textContent}: show the ABNORMAL refunds`);
 
     const stats = $('summary-stats');
     stats.replaceChildren();
@@ -480,7 +583,7 @@
 
     // Alerts hold buttons too: rebuild them only when what they say changes.
     const alerts = $('summary-alerts');
-    const signature = JSON.stringify([s.ready, s.stuck, needTotal, s.unreadable_records, needBy]);
+    const signature = JSON.stringify([s.ready, s.stuck, needTotal, s.unreadable_records, needBy, refundNeeds]);
     if (alerts.dataset.signature === signature) return;
     alerts.dataset.signature = signature;
     alerts.replaceChildren();
@@ -499,6 +602,10 @@
     if (needTotal > 0) {
       alert('needs-a-person', 'bad', `${plural(needTotal, 'order needs', 'orders need')} a person (${which.map((p) => `${needBy[p]} ${p}`).join(', ')}): parked, nothing moves them until someone looks. Open each one, follow its hint, then resolve it with a note${needBy.FAULTED > 0 ? ' (or retry a FAULTED one)' : ''}.`,
         [jump({ unresolved: true }, 'Show them')]);
+    }
+    if (refundNeeds > 0) {
+      alert('refunds-abnormal', 'bad', `${plural(refundNeeds, 'refund is', 'refunds are')} ABNORMAL and need${refundNeeds === 1 ? 's' : ''} a person: WeChat Pay could not pay the money back (the payer's account cannot take it). Fix it at the WeChat Pay merchant platform, then open the order and resolve the refund with a note; paycoord keeps asking WeChat and delivers the outcome.`,
+        [el('button', { className: 'btn btn-small', text: 'Show ABNORMAL refunds', attrs: { type: 'button' }, on: { click: () => { location.hash = refundsHash('ABNORMAL'); } } })]);
     }
     if (s.unreadable_records > 0) {
       alert('unreadable', 'bad', `${plural(s.unreadable_records, 'stored record does', 'stored records do')} not decode. Escalate to engineering: look for store errors in paycoord's log.`);
@@ -647,6 +754,108 @@
     refreshList();
   }
 
+  // -- refunds list (all orders, by state) --------------------------------------
+
+  function refundsHash(state = '') {
+    return REFUND_STATES.includes(state) ? `#/refunds?state=${state}` : '#/refunds';
+  }
+
+  // Every page carries the same state filter; only `after` (a store key) changes.
+  function refundsPath() {
+    const params = new URLSearchParams();
+    if (app.refunds.state) params.set('state', app.refunds.state);
+    const after = app.refunds.cursors[app.refunds.cursors.length - 1];
+    if (after) params.set('after', after);
+    const q = params.toString();
+    return q ? `refunds?${q}` : 'refunds';
+  }
+
+  async function refreshRefunds() {
+    const wanted = refundsPath();
+    try {
+      const { body } = await api('GET', wanted);
+      if (wanted !== refundsPath() || app.view !== 'refunds') return; // the operator moved on meanwhile
+      noteOk();
+      show($('refunds-error'), false);
+      const json = JSON.stringify(body);
+      app.refunds.loaded = true;
+      if (json === app.refunds.json) return;
+      app.refunds.json = json;
+      app.refunds.next = body && typeof body.next === 'string' && body.next ? body.next : null;
+      renderRefundsList(Array.isArray(body && body.refunds) ? body.refunds.filter((x) => object(x)) : []);
+    } catch (e) {
+      noteError(e);
+      if (e.status !== 401) {
+        $('refunds-error').textContent = `Could not load the refunds: ${e.describe()}`;
+        show($('refunds-error'), true);
+      }
+    }
+  }
+
+  /// `#/order/<id>?refund=<no>`: the order with this refund's timeline.
+  function refundHash(orderId, no) {
+    return `#/order/${encodeURIComponent(orderId)}${no ? `?refund=${encodeURIComponent(no)}` : ''}`;
+  }
+
+  /// What comes next for a refund, as a node (list rows and cards).
+  function refundNext(x) {
+    const st = String(x.state ?? '');
+    if (x.next_action && x.next_action !== 'none' && x.next_due) {
+      return el('span', {}, el('span', { text: REFUND_ACTION_NAMES[x.next_action] || String(x.next_action) }), ' ',
+        el('span', { className: 'rel muted', text: relative(x.next_due, { due: true }), dataset: { relTime: x.next_due, relDue: '1' } }));
+    }
+    const why = refundNeedsPerson(x) ? 'parked — needs a person' : REFUND_FINAL.has(st) ? 'final' : '—';
+    return el('span', { className: 'muted', text: why });
+  }
+
+  function renderRefundsList(refunds) {
+    const body = $('refunds-body');
+    body.replaceChildren();
+    for (const x of refunds) {
+      const no = String(x.out_refund_no ?? '');
+      const orderId = String(x.out_trade_no ?? '');
+      const st = String(x.state ?? '');
+      const needs = refundNeedsPerson(x);
+      const resolved = Boolean(x.resolved_at);
+      const undelivered = Array.isArray(x.undelivered) ? x.undelivered : [];
+      const rowClass = needs ? 'row-parked' : st === 'ABNORMAL' && resolved ? 'row-resolved' : undelivered.length && x.first_delivery_failure ? 'row-stuck' : '';
+      const link = el('a', { className: 'mono order-link', text: no, attrs: { href: refundHash(orderId, no) }, dataset: { testid: 'refund-link' } });
+      const orderLink = el('a', { className: 'mono order-link', text: orderId, attrs: { href: refundHash(orderId, '') }, dataset: { testid: 'refund-order-link' } });
+      const row = el('tr', { className: rowClass, dataset: { testid: 'refund-row', refund: no, order: orderId, state: st, resolved: resolved ? 'true' : 'false' } },
+        el('td', { attrs: { 'data-label': 'Refund' } }, link),
+        el('td', { attrs: { 'data-label': 'Order' } }, orderLink),
+        el('td', { attrs: { 'data-label': 'State' } }, el('span', { className: 'badges' }, refundBadge(st),
+          needs ? flagBadge('NEEDS A PERSON', 'badge-parked', 'ABNORMAL and no person has resolved it', 'flag-needs-a-person') : null,
+          resolved ? flagBadge('RESOLVED', 'badge-resolved', `resolved by a person ${wallTime(x.resolved_at)}`) : null,
+          undelivered.length ? flagBadge('UNDELIVERED', 'badge-stuck', `not yet acknowledged by the business server: ${undelivered.join(', ')}`) : null)),
+        el('td', { className: 'num', attrs: { 'data-label': 'Amount' }, text: refundAmount(x) }),
+        el('td', { attrs: { 'data-label': 'Next' } }, refundNext(x)),
+        el('td', { attrs: { 'data-label': 'Updated' } }, el('span', { className: 'rel', text: relative(x.updated_at), title: wallTime(x.updated_at), dataset: { relTime: x.updated_at || '' } })));
+      row.addEventListener('click', (ev) => {
+        if (ev.target.closest('a')) return;
+        location.hash = refundHash(orderId, no);
+      });
+      body.append(row);
+    }
+    const page = app.refunds.cursors.length;
+    const what = app.refunds.state ? `${app.refunds.state} refunds` : 'all refunds';
+    const more = app.refunds.next ? ' on this page; more on the next page' : page > 1 ? ' on this page' : '';
+    show($('refunds-empty'), refunds.length === 0);
+    $('refunds-empty').textContent = app.refunds.state ? `No ${what}${more}.` : `No refunds yet${more}.`;
+    $('refunds-list-title').textContent = app.refunds.state ? `${app.refunds.state} refunds` : 'Refunds';
+    $('refunds-page-label').textContent = `${what} · page ${page} · ${plural(refunds.length, 'refund')}${app.refunds.next ? ' · more on the next page' : ''}`;
+    $('refunds-next-page').disabled = !app.refunds.next;
+    $('refunds-prev-page').disabled = page <= 1;
+    $('refunds-first-page').disabled = page <= 1;
+  }
+
+  function turnRefundsPage(cursors) {
+    app.refunds.cursors = cursors;
+    app.refunds.json = '';
+    app.refunds.loaded = false;
+    refreshRefunds();
+  }
+
   // -- order detail ------------------------------------------------------------
 
   async function refreshDetail() {
@@ -740,8 +949,18 @@
     if (PARKED.has(state)) badges.append(flagBadge('PARKED', 'badge-parked', 'paycoord never moves it'));
     if (resolved) badges.append(flagBadge('RESOLVED', 'badge-resolved', `resolved by a person ${wallTime(r.resolved_at)}`));
     if (r.late) badges.append(flagBadge('LATE', 'badge-late', 'paid after paycoord closed it'));
-    // The record has no refund field: a refund shows only as a notification on the timeline.
-    if (events.some((e) => e && e.kind === 'notify_event' && /^REFUND\./.test(String(e.detail && e.detail.event_type)))) {
+    const refunds = refundsOf(data);
+    const refunded = refunds.filter((x) => x.state === 'SUCCESS').reduce((sum, x) => sum + Number(object(x.amount)?.refund || 0), 0);
+    if (refunds.some(refundNeedsPerson)) {
+      badges.append(flagBadge('REFUND ABNORMAL', 'badge-parked', 'a refund of this order needs a person (see Refunds below)', 'flag-refund-abnormal'));
+    }
+    if (refunded > 0) {
+      const whole = typeof r.amount_total === 'number' && refunded >= r.amount_total;
+      badges.append(flagBadge(whole ? 'REFUNDED' : 'PART REFUNDED', 'badge-late', `${money(refunded, r.currency)} paid back to the payer`, 'flag-refunded'));
+    } else if (refunds.length > 0) {
+      badges.append(flagBadge('REFUND', 'badge-late', 'refunds asked for, none paid back yet (see Refunds below)'));
+    } else if (events.some((e) => e && e.kind === 'notify_event' && /^REFUND\./.test(String(e.detail && e.detail.event_type)))) {
+      // A paycoord older than refunds: a refund shows only as a notification on the timeline.
       badges.append(flagBadge('REFUND', 'badge-late', 'a refund notification from WeChat Pay is on the timeline'));
     }
     $('detail-amount').replaceChildren(
@@ -822,7 +1041,192 @@
       field(times, key, label, r[key] ? timeNode(r[key]) : '');
     }
 
+    renderRefunds(refunds, r);
     renderTimeline(events, data);
+  }
+
+  // -- the order's refunds -------------------------------------------------------
+
+  function refundHint(x) {
+    const st = String(x.state ?? '');
+    const err = object(x.last_error);
+    const errText = err ? `${err.code ?? '?'}${err.message ? `: ${err.message}` : ''}` : '';
+    const undelivered = Array.isArray(x.undelivered) && x.undelivered.length > 0;
+    const delivering = undelivered ? ` The business server has not acknowledged ${x.undelivered.join(', ')} yet; paycoord keeps retrying.` : '';
+    switch (st) {
+      case 'REQUESTED':
+        return { tone: err ? 'warn' : 'info', text: err
+          ? `Not yet accepted by WeChat Pay: the last apply failed (${errText}). paycoord applies again with the same out_refund_no; “Verify now” asks WeChat whether it has it.`
+          : 'Recorded; paycoord is asking WeChat Pay to refund it.' };
+      case 'PROCESSING':
+        return { tone: 'info', text: 'Accepted by WeChat Pay; the money is on its way. paycoord asks WeChat on its schedule (schedule.refund_verify); “Verify now” asks at once.' };
+      case 'SUCCESS':
+        return { tone: undelivered ? 'warn' : 'good', text: `Paid back to the payer.${delivering}` };
+      case 'CLOSED':
+        return { tone: undelivered ? 'warn' : 'info', text: `Closed: no money moved${err ? ` (${errText})` : ''}. What it would have refunded can be refunded again under a new out_refund_no.${delivering}` };
+      case 'ABNORMAL':
+        if (x.resolved_at) {
+          return { tone: 'info', text: `Resolved by a person ${wallTime(x.resolved_at)} (the note is below). It stays ABNORMAL until WeChat Pay reports otherwise — paycoord keeps asking — but no longer counts as needing a person.${delivering}` };
+        }
+        return { tone: 'bad', text: `ABNORMAL: WeChat Pay could not pay the money back (the payer's account cannot take it). Fix it at the WeChat Pay merchant platform (another account, or offline); paycoord keeps asking WeChat and delivers the outcome. Then resolve it with a note saying what was done.${delivering}` };
+      default:
+        return null;
+    }
+  }
+
+  /// One refund: state, amounts, WeChat's refund_id, last error, what is next,
+  /// undelivered events, the resolution; "verify now", "resolve", its timeline.
+  function refundCard(x, eventCounts) {
+    const no = String(x.out_refund_no ?? '');
+    const st = String(x.state ?? '');
+    const needs = refundNeedsPerson(x);
+    const resolved = Boolean(x.resolved_at);
+    const undelivered = Array.isArray(x.undelivered) ? x.undelivered.map(String) : [];
+    const err = object(x.last_error);
+    const filtered = app.detail.timelineRefund === no;
+
+    const head = el('div', { className: 'refund-head' },
+      el('span', { className: 'refund-no mono', text: no, dataset: { testid: 'refund-no' } }),
+      el('span', { className: 'badges' }, refundBadge(st),
+        needs ? flagBadge('NEEDS A PERSON', 'badge-parked', 'ABNORMAL and no person has resolved it', 'flag-needs-a-person') : null,
+        resolved ? flagBadge('RESOLVED', 'badge-resolved', `resolved by a person ${wallTime(x.resolved_at)}`) : null,
+        undelivered.length ? flagBadge('UNDELIVERED', 'badge-stuck', `not yet acknowledged by the business server: ${undelivered.join(', ')}`) : null),
+      el('span', { className: 'refund-amount', text: refundAmount(x), dataset: { testid: 'refund-amount' } }));
+
+    const hint = refundHint(x);
+    const hintNode = hint ? el('p', { className: `hint hint-${hint.tone} refund-hint`, text: hint.text, dataset: { testid: 'refund-hint' } }) : null;
+
+    const dl = el('dl', { className: 'fields refund-fields' });
+    const f = (key, label, value, opts) => field(dl, `refund-${key}`, label, value, opts);
+    f('refund_id', 'WeChat refund_id', x.refund_id, { mono: true });
+    if (x.reason) f('reason', 'Reason', String(x.reason));
+    f('next', 'Next', refundNext(x));
+    if (err || st === 'REQUESTED') {
+      f('last_error', 'Last error', err ? `${err.code ?? '?'}${err.message ? ` — ${err.message}` : ''}` : '', { tone: err ? 'bad' : '' });
+    }
+    if (undelivered.length || x.first_delivery_failure) {
+      const attempts = Number(x.delivery_attempts || 0);
+      const detail = [undelivered.join(', '), attempts ? `${plural(attempts, 'failed attempt')}` : null,
+        x.first_delivery_failure ? `failing since ${wallTime(x.first_delivery_failure)}` : null].filter(Boolean).join(' · ');
+      f('undelivered', 'Undelivered', detail, { tone: x.first_delivery_failure ? 'bad' : 'warn', help: 'business callback events not yet acknowledged, oldest first; retried until a 2xx' });
+    }
+    f('calls', 'WeChat calls', `${plural(Number(x.apply_attempts || 0), 'apply', 'applies')} · ${plural(Number(x.queries || 0), 'query', 'queries')}${Number(x.failures) > 0 ? ` · ${x.failures} without an answer in a row` : ''}`);
+    f('created_at', 'Requested', x.created_at ? timeNode(x.created_at) : '');
+    if (x.accepted_at) f('accepted_at', 'Accepted by WeChat', timeNode(x.accepted_at));
+    if (x.succeeded_at) f('succeeded_at', 'Refunded (at WeChat)', timeNode(x.succeeded_at));
+    f('updated_at', 'Updated', x.updated_at ? timeNode(x.updated_at) : '');
+    if (st === 'ABNORMAL' || resolved || x.resolved_note) {
+      f('resolved_at', 'Resolved', resolved ? timeNode(x.resolved_at) : 'no — needs a person', { tone: resolved ? '' : 'bad' });
+      if (resolved || x.resolved_note) {
+        f('resolved_note', 'Resolution note', x.resolved_note ? el('span', { className: 'note-text', text: String(x.resolved_note) }) : '');
+      }
+    }
+
+    const final = REFUND_FINAL.has(st);
+    const verify = el('button', {
+      className: 'btn btn-small', text: 'Verify now', attrs: { type: 'button' },
+      dataset: { testid: 'refund-verify', refundAction: 'verify' },
+      title: final ? 'final at WeChat Pay: nothing to ask' : 'query WeChat Pay for this refund now',
+      on: { click: () => refundVerify(no) },
+    });
+    verify.disabled = final || app.busy;
+    const n = eventCounts.get(no) || 0;
+    const toggle = el('button', {
+      className: `btn btn-small btn-quiet${filtered ? ' btn-pressed' : ''}`,
+      text: filtered ? 'Show all events' : `Its timeline (${plural(n, 'event')})`,
+      attrs: { type: 'button', 'aria-pressed': filtered ? 'true' : 'false', 'aria-controls': 'timeline' },
+      dataset: { testid: 'refund-timeline' },
+      on: { click: () => setTimelineRefund(filtered ? '' : no, { scroll: !filtered }) },
+    });
+    const actions = el('div', { className: 'refund-actions' }, verify,
+      el('span', { className: 'muted small', text: final ? 'final' : 'query WeChat now' }),
+      needs ? el('button', {
+        className: 'btn btn-small btn-primary', text: 'Resolve…', attrs: { type: 'button' },
+        dataset: { testid: 'refund-resolve', refundAction: 'resolve' },
+        title: 'mark it handled by a person, with a note',
+        on: { click: () => pickRefundToResolve(no, { focus: true }) },
+      }) : null,
+      toggle);
+    for (const b of actions.querySelectorAll('button')) if (app.busy) b.disabled = true;
+
+    return el('article', {
+      className: `refund-card refund-card-${st.toLowerCase()}${needs ? ' refund-card-needs' : ''}${filtered ? ' refund-card-selected' : ''}`,
+      dataset: { testid: 'refund', refund: no, state: st, resolved: resolved ? 'true' : 'false', needsAPerson: needs ? 'true' : 'false' },
+      attrs: { 'aria-label': `Refund ${no}, ${st}` },
+    }, head, hintNode, dl, actions);
+  }
+
+  function renderRefunds(refunds, r) {
+    // A paycoord older than refunds answers no `refunds`: nothing to show.
+    show($('refunds-panel'), Array.isArray(app.detail.data && app.detail.data.refunds));
+    const events = Array.isArray(app.detail.data && app.detail.data.events) ? app.detail.data.events : [];
+    const eventCounts = new Map();
+    for (const ev of events) {
+      const no = refundOf(ev);
+      if (no) eventCounts.set(no, (eventCounts.get(no) || 0) + 1);
+    }
+    $('refunds-count').textContent = refunds.length ? `(${refunds.length})` : '';
+    const sum = (states) => refunds.filter((x) => states.includes(x.state)).reduce((t, x) => t + Number(object(x.amount)?.refund || 0), 0);
+    const refunded = sum(['SUCCESS']);
+    const open = sum(['REQUESTED', 'PROCESSING', 'ABNORMAL']);
+    $('refunds-sum').textContent = refunds.length
+      ? `${money(refunded, r.currency)} refunded${open ? ` · ${money(open, r.currency)} under way or ABNORMAL` : ''} · of ${money(r.amount_total, r.currency)} paid`
+      : '';
+    const cards = $('refund-cards');
+    cards.replaceChildren();
+    if (refunds.length === 0) {
+      const paid = r.state === 'PAID' || r.state === 'CONFIRMED';
+      cards.append(el('p', { className: 'empty', dataset: { testid: 'refunds-none' },
+        text: paid ? 'No refunds. The merchant asks for one with POST /v1/orders/{id}/refunds.' : 'No refunds (only a PAID or CONFIRMED order is refunded).' }));
+    }
+    for (const x of refunds) cards.append(refundCard(x, eventCounts));
+    renderRefundPerson(refunds);
+  }
+
+  /// The refund resolve form: for the chosen unresolved ABNORMAL refund (the
+  /// first by default). While a note is being typed its refund stays chosen,
+  /// even if someone else resolves it meanwhile (the API then answers 409).
+  function renderRefundPerson(refunds) {
+    const candidates = refunds.filter(refundNeedsPerson).map((x) => String(x.out_refund_no ?? ''));
+    const typing = $('refund-resolve-note').value.trim() !== '';
+    let target = app.detail.resolveRefund;
+    if (!candidates.includes(target) && !(typing && target)) target = candidates[0] || '';
+    app.detail.resolveRefund = target;
+    const error = !$('refund-resolve-error').hidden;
+    show($('refund-person'), Boolean(target) || error);
+    show($('refund-resolve-form'), Boolean(target));
+    $('refund-resolve-target').textContent = target;
+    $('refund-resolve-title').firstChild.textContent = target ? 'Needs a person: refund ' : 'Refund ';
+    const pick = $('refund-resolve-pick');
+    const options = [...candidates];
+    if (target && !options.includes(target)) options.push(target);
+    const signature = JSON.stringify(options);
+    if (pick.dataset.signature !== signature) {
+      pick.dataset.signature = signature;
+      pick.replaceChildren(...options.map((no) => el('option', { text: no, attrs: { value: no } })));
+    }
+    pick.value = target;
+    show($('refund-resolve-pick-row'), options.length > 1);
+    updateNoteControls(REFUND_NOTE);
+  }
+
+  function pickRefundToResolve(no, { focus = false } = {}) {
+    app.detail.resolveRefund = no;
+    renderRefundPerson(refundsOf(app.detail.data));
+    if (focus) {
+      $('refund-person').scrollIntoView({ block: 'nearest' });
+      $('refund-resolve-note').focus();
+    }
+  }
+
+  /// Shows only the events of refund `no` ('' = every event), and keeps it in the address.
+  function setTimelineRefund(no, { scroll = false } = {}) {
+    if (!app.detail.id) return;
+    app.detail.timelineRefund = no;
+    const hash = refundHash(app.detail.id, no);
+    if (location.hash !== hash) history.replaceState(null, '', hash);
+    if (app.detail.data) renderDetail();
+    if (scroll) $('timeline-title').scrollIntoView({ block: 'start' });
   }
 
   // -- timeline ----------------------------------------------------------------
@@ -835,6 +1239,10 @@
     forward: 'operator',
     none: 'operator',
   };
+
+  function refundTone(status) {
+    return status === 'SUCCESS' ? 'good' : status === 'ABNORMAL' ? 'bad' : 'info';
+  }
 
   function httpStatus(status) {
     const n = Number(status);
@@ -900,9 +1308,61 @@
       }
       case 'stuck':
         return { tone: 'bad', title: 'Flagged STUCK', lines: [g('failing_since_ms') ? `deliveries failing since ${wallTime(msToIso(g('failing_since_ms')))}` : ''] };
+      case 'refund_requested':
+        return { tone: 'info', title: `Refund requested by the merchant: ${money(g('refund'))} of ${money(g('total'))}`, lines: [] };
+      case 'refund_apply':
+      case 'refund_query': {
+        const apply = kind === 'refund_apply';
+        const head = [apply && g('attempt') !== undefined ? `attempt ${g('attempt')}` : null, httpStatus(g('status'))];
+        if (g('outcome') === 'refund') {
+          const rs = String(g('refund_status') ?? '?');
+          return { tone: refundTone(rs), title: apply ? `Refund accepted by WeChat Pay: ${rs}` : `WeChat refund query: ${rs}`,
+            lines: [[...head, g('refund_id') ? `refund_id ${g('refund_id')}` : null].filter(Boolean).join(' · ')] };
+        }
+        const what = {
+          refused: apply ? 'refused by WeChat Pay' : 'refused',
+          not_found: apply ? 'refused by WeChat Pay (not found)' : 'WeChat has no such refund',
+          retry_later: 'failed — will retry',
+          failed: 'failed — will retry slowly',
+        }[g('outcome')] || 'failed';
+        return { tone: 'bad', title: `${apply ? 'Refund apply at WeChat Pay' : 'WeChat refund query'} ${what}`,
+          lines: [[...head, g('code'), g('error')].filter(Boolean).join(' · ')] };
+      }
+      case 'refund_notify': {
+        const rs = String(g('refund_status') ?? '?');
+        return { tone: refundTone(rs), title: `Refund notification from WeChat Pay: ${rs}`, lines: [g('id') ? `notification ${g('id')}` : ''] };
+      }
+      case 'refund_state': {
+        const to = String(g('to') ?? '?');
+        const source = { apply: 'WeChat answered the apply', query: 'a refund query', notify: 'a notification from WeChat Pay', 'apply refused': 'WeChat refused the apply' }[g('source')];
+        return { tone: to === 'SUCCESS' ? 'good' : to === 'ABNORMAL' ? 'bad' : 'state', title: `Refund ${g('from') ?? '?'} → ${to}`,
+          lines: [source ? `via ${source}` : g('source') ? `via ${g('source')}` : ''] };
+      }
+      case 'refund_forward': {
+        const event = String(g('event') ?? 'refund event');
+        const parts = [g('attempt') !== undefined ? `attempt ${g('attempt')}` : null, httpStatus(g('status')),
+          g('latency_ms') !== undefined ? `${g('latency_ms')} ms` : null];
+        if (!g('acked') && g('error') && g('error') !== httpStatus(g('status'))) parts.push(g('error'));
+        return g('acked')
+          ? { tone: 'good', title: `${event} delivered to the business server — acknowledged`, lines: [parts.filter(Boolean).join(' · ')] }
+          : { tone: 'bad', title: `Delivery of ${event} to the business server failed`, lines: [parts.filter(Boolean).join(' · ')] };
+      }
+      case 'refund_orphan':
+        return { tone: 'bad', title: 'Refund notification for a refund paycoord never asked for (made at WeChat directly?)',
+          lines: [[g('event_type'), g('id') ? `notification ${g('id')}` : null].filter(Boolean).join(' · ')], extra: g('resource') };
+      case 'refund_contradiction':
+        return { tone: 'bad', title: `WeChat Pay contradicts a final refund: ${g('state') ?? '?'} here, WeChat says ${g('wechat_says') ?? '?'}`,
+          lines: [[g('source') ? `via ${g('source')}` : null, `paycoord keeps ${g('state') ?? 'it'}: a person should look`].filter(Boolean).join(' · ')] };
+      case 'refund_parked':
+        return { tone: 'bad', title: 'Refund notification while the order is FAULTED (not applied; the refund query finds it after a retry)',
+          lines: [[g('event_type'), g('id') ? `notification ${g('id')}` : null].filter(Boolean).join(' · ')] };
       case 'operator': {
         const action = String(g('action') ?? '?');
-        const rest = pairs(Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'action' && k !== 'note')));
+        const rest = pairs(Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'action' && k !== 'note' && k !== 'out_refund_no')));
+        if (g('out_refund_no') !== undefined) {
+          const title = { verify: 'verify refund now', resolve: 'refund resolved — handled by a person' }[action] || `${action} (refund)`;
+          return { tone: 'operator', title: `Operator: ${title}`, lines: [rest], note: g('note') };
+        }
         if (action === 'resolve') {
           return { tone: 'operator', title: 'Operator: resolved — handled by a person', lines: [rest], note: g('note') };
         }
@@ -914,15 +1374,46 @@
     }
   }
 
+  /// The timeline's "show the events of" choice: every event, or one refund's.
+  function renderTimelineFilter(refunds, only) {
+    const select = $('timeline-filter');
+    const options = [['', 'All events']];
+    for (const x of refunds) {
+      const no = String(x.out_refund_no ?? '');
+      options.push([no, `Refund ${no} (${String(x.state ?? '?')})`]);
+    }
+    if (only && !options.some(([v]) => v === only)) options.push([only, `Refund ${only} (not on this order)`]);
+    const signature = JSON.stringify(options);
+    if (select.dataset.signature !== signature) {
+      select.dataset.signature = signature;
+      select.replaceChildren(...options.map(([value, text]) => el('option', { text, attrs: { value } })));
+    }
+    select.value = only;
+    show(select, options.length > 1);
+    const note = $('timeline-filtered');
+    show(note, Boolean(only));
+    note.replaceChildren();
+    if (only) {
+      note.append(`Only the events of refund `, el('span', { className: 'mono', text: only }), '. ',
+        el('button', { className: 'btn btn-quiet btn-small', text: 'Show all events', attrs: { type: 'button' }, dataset: { testid: 'timeline-show-all' },
+          on: { click: () => setTimelineRefund('') } }));
+    }
+  }
+
   function renderTimeline(events, data) {
     const list = $('timeline');
     list.replaceChildren();
-    const ordered = [...events].filter((e) => e && typeof e === 'object').sort((x, y) => Number(x.seq) - Number(y.seq));
+    const all = [...events].filter((e) => e && typeof e === 'object').sort((x, y) => Number(x.seq) - Number(y.seq));
+    const only = app.detail.timelineRefund;
+    renderTimelineFilter(refundsOf(data), only);
+    const ordered = only ? all.filter((e) => refundOf(e) === only) : all;
     if (app.newestFirst) ordered.reverse();
-    const total = data && Number.isFinite(Number(data.events_total)) ? Number(data.events_total) : ordered.length;
-    $('timeline-count').textContent = total > ordered.length
-      ? `(newest ${ordered.length} of ${total} events)`
-      : `(${plural(ordered.length, 'event')})`;
+    const total = data && Number.isFinite(Number(data.events_total)) ? Number(data.events_total) : all.length;
+    $('timeline-count').textContent = only
+      ? `(${plural(ordered.length, 'event')} of refund ${only}, of ${total})`
+      : total > all.length
+        ? `(newest ${all.length} of ${total} events)`
+        : `(${plural(all.length, 'event')})`;
     $('timeline-order').textContent = app.newestFirst ? 'Newest first ↓ (show oldest first)' : 'Oldest first ↓ (show newest first)';
     let lastDate = null;
     for (const ev of ordered) {
@@ -937,11 +1428,27 @@
       }
       if (ev.kind === 'forward') dataset.acked = d.acked ? 'true' : 'false';
       if (ev.kind === 'operator' && d.action !== undefined) dataset.action = String(d.action);
+      const refundNo = refundOf(ev);
+      if (refundNo) dataset.refund = refundNo;
+      if (ev.kind === 'refund_apply' || ev.kind === 'refund_query' || ev.kind === 'refund_forward') {
+        if (Number.isFinite(Number(d.status))) dataset.status = String(Number(d.status));
+      }
+      if (ev.kind === 'refund_forward') dataset.acked = d.acked ? 'true' : 'false';
+      if (ev.kind === 'refund_state' && d.to !== undefined) dataset.to = String(d.to);
+      // A refund's events name it: a button that shows that refund's events alone.
+      const refundChip = refundNo ? el('button', {
+        className: `ev-refund mono${only === refundNo ? ' ev-refund-on' : ''}`, text: refundNo,
+        title: only === refundNo ? 'Show every event' : `Show only the events of refund ${refundNo}`,
+        attrs: { type: 'button', 'aria-pressed': only === refundNo ? 'true' : 'false' },
+        dataset: { testid: 'event-refund' },
+        on: { click: () => setTimelineRefund(only === refundNo ? '' : refundNo) },
+      }) : null;
       const when = el('div', { className: 'ev-when', title: String(ev.at ?? '') },
         el('time', { className: 'ev-time mono', text: p ? p.time : String(ev.at ?? '?'), attrs: { datetime: String(ev.at ?? '') } }),
         showDate ? el('span', { className: 'ev-date muted', text: p.date }) : null);
       const what = el('div', { className: 'ev-what' },
-        el('div', { className: 'ev-title' }, el('span', { className: `ev-kind ev-kind-${info.tone}`, text: String(ev.kind ?? '?') }), ' ', el('span', { text: info.title })),
+        el('div', { className: 'ev-title' }, el('span', { className: `ev-kind ev-kind-${info.tone}`, text: String(ev.kind ?? '?') }), ' ',
+          refundChip, refundChip ? ' ' : null, el('span', { text: info.title })),
         ...info.lines.filter((l) => l).map((l) => el('div', { className: 'ev-line', text: l })),
         info.note !== undefined && info.note !== null && info.note !== ''
           ? el('blockquote', { className: 'ev-note note-text', text: String(info.note), dataset: { testid: 'event-note' } }) : null);
@@ -951,11 +1458,13 @@
       }
       list.append(el('li', { className: `ev ev-${info.tone}`, dataset }, when, what));
     }
-    if (ordered.length === 0) list.append(el('li', { className: 'empty', text: 'No events recorded.' }));
+    if (ordered.length === 0) {
+      list.append(el('li', { className: 'empty', text: only ? `No events of refund ${only} among the ${plural(all.length, 'event')} shown.` : 'No events recorded.' }));
+    }
     // The API answers the newest events of an order and says when older ones were left out.
     if (data && data.events_truncated === true) {
       const note = el('li', { className: 'notice', dataset: { testid: 'timeline-truncated' },
-        text: `Only the newest ${ordered.length} of ${total} events are shown; the older ones are kept in paycoord's store.` });
+        text: `Only the newest ${all.length} of ${total} events are shown; the older ones are kept in paycoord's store.` });
       if (app.newestFirst) list.prepend(note);
       else list.append(note);
     }
@@ -997,7 +1506,8 @@
   function setBusy(busy) {
     app.busy = busy;
     if (!busy) return;
-    for (const id of ['verify-now', 'forward-now', 'retry-now', 'resolve-submit']) $(id).disabled = true;
+    for (const id of ['verify-now', 'forward-now', 'retry-now', 'resolve-submit', 'refund-resolve-submit']) $(id).disabled = true;
+    for (const b of document.querySelectorAll('#refund-cards button[data-refund-action]')) b.disabled = true;
   }
 
   /// After an action: re-render the buttons whatever comes back, and look again
@@ -1037,28 +1547,35 @@
     updateResolveControls();
   }
 
+  // The two resolve forms (an order's, a refund's): the same controls, the same rules.
+  const ORDER_NOTE = { note: 'resolve-note', count: 'resolve-count', why: 'resolve-why', submit: 'resolve-submit' };
+  const REFUND_NOTE = { note: 'refund-resolve-note', count: 'refund-resolve-count', why: 'refund-resolve-why', submit: 'refund-resolve-submit' };
+
   /// The note as it will be sent (trimmed) and whether it may be.
-  function resolveNote() {
-    const note = $('resolve-note').value.trim();
+  function noteOf(ids) {
+    const note = $(ids.note).value.trim();
     const length = [...note].length;
     return { note, length, ok: length >= 1 && length <= NOTE_MAX };
   }
 
-  function updateResolveControls() {
-    const { length, ok } = resolveNote();
-    const count = $('resolve-count');
+  function updateNoteControls(ids) {
+    const { length, ok } = noteOf(ids);
+    const count = $(ids.count);
     const over = length > NOTE_MAX;
     count.textContent = over
       ? `${length} / ${NOTE_MAX} characters — ${length - NOTE_MAX} too many`
       : `${length} / ${NOTE_MAX} characters`;
     count.className = `resolve-count small${over ? ' resolve-count-bad' : ''}`;
     count.dataset.count = String(length);
-    $('resolve-why').textContent = length === 0 ? 'write what was done first' : over ? 'shorten the note' : '';
-    $('resolve-submit').disabled = !ok || app.busy;
+    $(ids.why).textContent = length === 0 ? 'write what was done first' : over ? 'shorten the note' : '';
+    $(ids.submit).disabled = !ok || app.busy;
   }
 
+  const resolveNote = () => noteOf(ORDER_NOTE);
+  const updateResolveControls = () => updateNoteControls(ORDER_NOTE);
+
   function clearPersonErrors() {
-    for (const id of ['retry-error', 'resolve-error']) {
+    for (const id of ['retry-error', 'resolve-error', 'refund-resolve-error']) {
       $(id).textContent = '';
       show($(id), false);
     }
@@ -1110,13 +1627,94 @@
     personAction('resolve', { note });
   }
 
+  // -- refund actions (CONTRACTS.md §10 "Admin", §11) -----------------------------
+
+  /// "Verify now" on one refund: paycoord queries WeChat for it (202); the
+  /// query's result arrives on the refund's timeline.
+  async function refundVerify(no) {
+    const id = app.detail.id;
+    if (!id || !no || app.busy) return;
+    const out = $('refund-action-result');
+    const label = `Verify refund ${no}`;
+    setBusy(true);
+    out.className = 'action-result';
+    out.dataset.outcome = 'pending';
+    out.dataset.refund = no;
+    out.textContent = `${label}: sending…`;
+    show(out, true);
+    try {
+      const { status, body } = await api('POST', `orders/${encodeURIComponent(id)}/refunds/${encodeURIComponent(no)}/verify`);
+      if (app.detail.id !== id) return;
+      const x = object(body);
+      out.className = 'action-result action-ok';
+      out.dataset.outcome = 'accepted';
+      out.textContent = `${label}: accepted by paycoord, ${status}${x && x.state ? ` (state ${x.state} when accepted)` : ''}. The WeChat refund query's result appears on its timeline below.`;
+    } catch (e) {
+      if (e.status === 401 || app.detail.id !== id) return;
+      out.className = 'action-result action-bad';
+      out.dataset.outcome = 'refused';
+      out.textContent = `${label}: refused — ${e.describe()}`;
+    } finally {
+      if (app.detail.id === id) {
+        const sentAt = new Date().toISOString();
+        out.append(' ', el('span', { className: 'rel muted', text: relative(sentAt), dataset: { relTime: sentAt } }));
+      }
+      setBusy(false);
+      followUp(id);
+    }
+  }
+
+  /// Resolve an ABNORMAL refund with a note: 200 with the refund, shown at
+  /// once; then the order is read again for the operator event.
+  async function submitRefundResolve(event) {
+    event.preventDefault();
+    const { note, ok } = noteOf(REFUND_NOTE);
+    updateNoteControls(REFUND_NOTE);
+    const id = app.detail.id;
+    const no = app.detail.resolveRefund;
+    if (!ok || !id || !no || app.busy) return;
+    const out = $('refund-action-result');
+    const errorNode = $('refund-resolve-error');
+    clearPersonErrors();
+    show(out, false);
+    delete out.dataset.outcome;
+    setBusy(true);
+    try {
+      const { status, body } = await api('POST', `orders/${encodeURIComponent(id)}/resolve?refund=${encodeURIComponent(no)}`, { body: { note } });
+      if (app.detail.id !== id) return;
+      const x = object(body);
+      out.className = 'action-result action-ok';
+      out.dataset.outcome = 'resolved';
+      out.dataset.refund = no;
+      out.textContent = `Resolve refund ${no}: done (${status}). It stays ${x && x.state ? String(x.state) : '?'}; it no longer counts as needing a person.`;
+      show(out, true);
+      $('refund-resolve-note').value = '';
+      if (x && app.detail.data && Array.isArray(app.detail.data.refunds)) {
+        const refunds = app.detail.data.refunds.map((y) => (object(y) && y.out_refund_no === x.out_refund_no ? x : y));
+        app.detail.data = { ...app.detail.data, refunds };
+      }
+      refreshSummary(); // the needs-a-person count
+    } catch (e) {
+      if (e.status === 401 || app.detail.id !== id) return;
+      const why = e.status === 409 ? ' The order is read again below: someone may have resolved it first, or WeChat moved it.'
+        : e.status === 400 ? ' Check the note.' : '';
+      errorNode.textContent = `Resolve refund ${no} refused — ${e.describe().replace(/[.\s]+$/, '')}.${why}`;
+      show(errorNode, true);
+    } finally {
+      setBusy(false);
+      followUp(id);
+    }
+  }
+
   // -- routing -----------------------------------------------------------------
 
-  // #/orders?state=PAID  — the list;  #/order/<out_trade_no>  — one order.
+  // #/orders?state=PAID  — the list;  #/refunds?state=ABNORMAL  — the refunds;
+  // #/order/<out_trade_no>[?refund=<out_refund_no>]  — one order (the timeline
+  // of one of its refunds). The id is URI-encoded, so its '?' is not one.
   function route() {
     if (!app.signedIn) return;
     const hash = location.hash || '#/orders';
-    const m = /^#\/order\/(.+)$/.exec(hash);
+    const m = /^#\/order\/([^?]+)(?:\?(.*))?$/.exec(hash);
     if (m) {
       let id;
       try {
@@ -1124,10 +1722,23 @@
       } catch {
         id = m[1];
       }
-      openDetail(id);
+      openDetail(id, new URLSearchParams(m[2] || '').get('refund') || '');
       return;
     }
     const q = new URLSearchParams(hash.split('?')[1] || '');
+    if (/^#\/refunds(\?|$)/.test(hash)) {
+      const refundState = REFUND_STATES.includes(q.get('state')) ? q.get('state') : '';
+      if (refundState !== app.refunds.state) app.refunds.cursors = [''];
+      app.refunds.state = refundState;
+      $('refund-state-filter').value = refundState;
+      closeDetail();
+      setView('refunds');
+      app.refunds.json = '';
+      app.refunds.loaded = false;
+      if (app.summary) renderSummary(); // the active tile / needs-a-person link
+      refreshRefunds();
+      return;
+    }
     const state = STATES.includes(q.get('state')) ? q.get('state') : '';
     const stuck = q.get('stuck') === 'true';
     const unresolved = q.get('unresolved') === 'true';
@@ -1144,33 +1755,40 @@
     $('filter-unresolved').checked = unresolved;
     if (changed) app.list.cursors = [''];
     closeDetail();
+    setView('orders');
     resetListCache();
     if (app.summary) renderSummary(); // the active tile / needs-a-person link
     refreshList();
   }
 
-  function openDetail(id) {
+  function openDetail(id, timelineRefund = '') {
     const changed = app.detail.id !== id;
     app.detail.id = id;
+    app.detail.timelineRefund = timelineRefund;
     if (changed) {
       app.detail.json = '';
       app.detail.data = null;
+      app.detail.resolveRefund = '';
       show($('detail-body'), false);
       show($('detail-error'), false);
-      show($('action-result'), false);
-      delete $('action-result').dataset.outcome;
+      for (const out of [$('action-result'), $('refund-action-result')]) {
+        show(out, false);
+        delete out.dataset.outcome;
+      }
       $('resolve-note').value = '';
+      $('refund-resolve-note').value = '';
       clearPersonErrors();
       show($('person-actions'), false);
+      show($('refund-person'), false);
       for (const t of app.followUps) clearTimeout(t);
       app.followUps = [];
       $('detail-updated').textContent = 'loading…';
+      window.scrollTo(0, 0);
+    } else if (app.detail.data) {
+      renderDetail(); // another refund's timeline
     }
-    show($('list-view'), false);
-    show($('detail-view'), true);
-    $('app').classList.add('app-detail');
+    setView('detail');
     document.title = `${id} · paycoord inspector`;
-    window.scrollTo(0, 0);
     refreshDetail();
   }
 
@@ -1178,14 +1796,36 @@
     app.detail.id = null;
     app.detail.json = '';
     app.detail.data = null;
-    show($('detail-view'), false);
-    show($('list-view'), true);
-    $('app').classList.remove('app-detail');
+    app.detail.timelineRefund = '';
     document.title = 'paycoord inspector';
   }
 
+  /// Shows one of the views ('orders', 'refunds', 'detail') and the toolbar
+  /// controls that go with it.
+  function setView(view) {
+    app.view = view;
+    if (view !== 'detail') app.lastList = view;
+    show($('list-view'), view === 'orders');
+    show($('refunds-view'), view === 'refunds');
+    show($('detail-view'), view === 'detail');
+    $('app').classList.toggle('app-detail', view === 'detail');
+    const refundsList = app.lastList === 'refunds';
+    show($('order-filter'), !refundsList);
+    show($('order-flags'), !refundsList);
+    show($('refund-filter'), refundsList);
+    for (const [tab, on] of [[$('tab-orders'), !refundsList], [$('tab-refunds'), refundsList]]) {
+      tab.classList.toggle('view-tab-active', on);
+      if (on) tab.setAttribute('aria-current', 'page');
+      else tab.removeAttribute('aria-current');
+    }
+    $('tab-orders').href = listHash(currentFilter());
+    $('tab-refunds').href = refundsHash(app.refunds.state);
+    $('back-to-list').textContent = refundsList ? '← Back to refunds' : '← Back to orders';
+  }
+
   function backToList() {
-    showList(currentFilter());
+    if (app.lastList === 'refunds') location.hash = refundsHash(app.refunds.state);
+    else showList(currentFilter());
   }
 
   function renderFooter() {
@@ -1210,6 +1850,20 @@
       location.hash = `#/order/${encodeURIComponent(id)}`;
       if (app.detail.id === id) refreshDetail();
     });
+    const refundFilter = $('refund-state-filter');
+    for (const st of REFUND_STATES) refundFilter.append(el('option', { text: `${st} — ${REFUND_HELP[st]}`, attrs: { value: st } }));
+    refundFilter.addEventListener('change', () => { location.hash = refundsHash(refundFilter.value); });
+    $('refunds-next-page').addEventListener('click', () => {
+      if (app.refunds.next) turnRefundsPage([...app.refunds.cursors, app.refunds.next]);
+    });
+    $('refunds-prev-page').addEventListener('click', () => {
+      if (app.refunds.cursors.length > 1) turnRefundsPage(app.refunds.cursors.slice(0, -1));
+    });
+    $('refunds-first-page').addEventListener('click', () => turnRefundsPage(['']));
+    $('refund-resolve-form').addEventListener('submit', submitRefundResolve);
+    $('refund-resolve-note').addEventListener('input', () => updateNoteControls(REFUND_NOTE));
+    $('refund-resolve-pick').addEventListener('change', () => pickRefundToResolve($('refund-resolve-pick').value));
+    $('timeline-filter').addEventListener('change', () => setTimelineRefund($('timeline-filter').value));
     $('next-page').addEventListener('click', nextPage);
     $('prev-page').addEventListener('click', prevPage);
     $('first-page').addEventListener('click', firstPage);
@@ -1219,13 +1873,15 @@
     $('retry-now').addEventListener('click', () => personAction('retry'));
     $('resolve-form').addEventListener('submit', submitResolve);
     $('resolve-note').addEventListener('input', updateResolveControls);
-    $('resolve-note').addEventListener('keydown', (ev) => {
-      // Enter writes a new line; Ctrl+Enter (⌘+Enter) sends, as in most note fields.
-      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
-        ev.preventDefault();
-        $('resolve-form').requestSubmit();
-      }
-    });
+    for (const [note, form] of [['resolve-note', 'resolve-form'], ['refund-resolve-note', 'refund-resolve-form']]) {
+      $(note).addEventListener('keydown', (ev) => {
+        // Enter writes a new line; Ctrl+Enter (⌘+Enter) sends, as in most note fields.
+        if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+          ev.preventDefault();
+          $(form).requestSubmit();
+        }
+      });
+    }
     try {
       app.newestFirst = sessionStorage.getItem(ORDER_KEY) !== 'false';
     } catch {

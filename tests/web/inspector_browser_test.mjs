@@ -11,9 +11,17 @@
 // follow "needs a person" to the unresolved ANOMALY orders, resolve one with a
 // note (an empty or too long one is refused by the page) and watch the other
 // get resolved by someone else first (the page shows paycoord's 409).
+// Refunds: a paid order refunded twice through the public API, one refund
+// ending SUCCESS and one ABNORMAL (paysim's abnormal_rate set at run time);
+// the summary counts them, the refunds list filters and pages them, the order
+// page shows both with their own timelines; the ABNORMAL one is resolved on
+// the page with a note, then fixed at "WeChat" with its notification lost, and
+// the refund's "verify now" finds the SUCCESS.
 // Screenshots in $PAYCOORD_ARTIFACT_DIR: inspector.png (the detail view at
 // 1280 px), inspector-narrow.png (390 px), inspector-stuck.png,
-// inspector-resolve-form.png and inspector-resolved.png.
+// inspector-resolve-form.png, inspector-resolved.png,
+// inspector-refund-resolve-form.png (an ABNORMAL refund and its resolve form),
+// inspector-refunds.png and inspector-refunds-narrow.png (the refunds settled).
 //
 // Plain node, no test runner: exit 0 = pass, 1 = fail (the message says why).
 // Both child processes are always killed, on failure and on timeout too.
@@ -58,6 +66,10 @@ const SCHEDULE = {
   forward_backoff_max: '10m',
   stuck_after: `${STUCK_AFTER_MS}ms`,
   close_not_before: '0s',
+  // Far away on purpose: within the test a refund moves only by WeChat's
+  // notification or by the operator's "verify now".
+  refund_verify: ['1m'],
+  refund_verify_every: '1m',
 };
 
 const LOST = 'WEBT-LOST-0001'; // notification dropped: found by paycoord's query
@@ -72,6 +84,14 @@ const ANOM_FEN = 500;
 const ANOM_PAID_FEN = 1;
 const NOTE = 'Refunded ¥0.01 at the merchant platform <b>(ticket FIN-2211)</b>\nchecked with 财务 & "ops" <img src=x onerror="window.__inspectorXss=2">';
 const OTHER_NOTE = 'Resolved by another operator';
+// Refunds (CONTRACTS.md §10): one order, paid, refunded twice.
+const REFD = 'WEBT-REFD-0001';
+const REFD_FEN = 1000;
+const R_OK = 'WEBT-R-OK-0001'; // ends SUCCESS through WeChat's notification
+const R_OK_FEN = 300;
+const R_ABN = 'WEBT-R-ABN-0001'; // ends ABNORMAL: resolved on the page, then fixed at WeChat
+const R_ABN_FEN = 200;
+const REFUND_NOTE = 'Paid back by bank transfer <b>(ticket FIN-3310)</b>\nconfirmed with 财务 & "ops" <img src=x onerror="window.__inspectorXss=3">';
 const NOTE_MAX = 500;
 const TOKEN_KEY = 'paycoord.inspector.token';
 
@@ -302,6 +322,8 @@ async function main() {
     }
     sim.time_factor = 0.01;
     sim.notify.timeout = '2s';
+    // WeChat's refund pace, compressed (a refund is PROCESSING this long).
+    sim.faults = { ...sim.faults, refund: { ...(sim.faults?.refund || {}), processing_min: '200ms', processing_max: '400ms' } };
     const simConfig = path.join(state.dir, 'paysim.json');
     fs.writeFileSync(simConfig, JSON.stringify(sim, null, 2));
 
@@ -813,6 +835,259 @@ async function main() {
     await page.click('#first-page');
     await listShows('page 1 again', `${ANOM},${ANOM_OTHER},${LOST}`);
     check(true, 'back on the first page');
+  });
+
+  // -- refunds (CONTRACTS.md §10; §11 for the ABNORMAL one) --------------------
+
+  const refundOf = (d, no) => (Array.isArray(d.refunds) ? d.refunds.find((x) => x.out_refund_no === no) : undefined);
+  const faults = async (refund) => {
+    const r = await http('POST', control('/control/faults'), { body: { refund } });
+    check(r.status === 200, `paysim's refund faults now ${JSON.stringify(refund)} (${r.status})`);
+  };
+  const askRefund = (no, fen, reason) => http('POST', pub(`/v1/orders/${REFD}/refunds`), {
+    body: { out_refund_no: no, amount: { refund: fen, currency: 'CNY' }, reason },
+  });
+
+  await step(`pay ${REFD} and refund ${R_OK} through the public API: SUCCESS, delivered`, async () => {
+    const c = await http('POST', pub('/v1/orders'), {
+      body: { out_trade_no: REFD, description: 'Refund me', amount: { total: REFD_FEN, currency: 'CNY' }, payer: { openid: 'o-inspector-test' } },
+    });
+    check(c.status === 201, `${REFD} created (${c.status})`);
+    const p = await http('POST', control(`/control/orders/${REFD}/pay`), { body: {} });
+    check(p.status === 200, `paysim took the payment (${p.status})`);
+    await waitFor(`${REFD} CONFIRMED`, async () => (await publicState(REFD)) === 'CONFIRMED', { timeout: 20_000 });
+    const r = await askRefund(R_OK, R_OK_FEN, 'One item returned');
+    check(r.status === 201 && ['PROCESSING', 'SUCCESS'].includes(r.json?.state), `${R_OK} accepted by WeChat (${r.status} ${r.json?.state})`);
+    const x = await waitFor(`${R_OK} SUCCESS and delivered`, async () => {
+      const y = refundOf(await detail(REFD), R_OK);
+      return y && y.state === 'SUCCESS' && y.undelivered.length === 0 ? y : null;
+    }, { timeout: 20_000 });
+    check(Boolean(x.refund_id), `WeChat's refund_id ${x.refund_id}`);
+  });
+
+  await step(`with paysim's abnormal_rate at 1, refund ${R_ABN}: ABNORMAL, needs a person`, async () => {
+    await faults({ abnormal_rate: 1 });
+    const r = await askRefund(R_ABN, R_ABN_FEN, 'Damaged on arrival');
+    check(r.status === 201, `${R_ABN} accepted by WeChat (${r.status} ${r.json?.state})`);
+    const x = await waitFor(`${R_ABN} ABNORMAL and refund.abnormal delivered`, async () => {
+      const y = refundOf(await detail(REFD), R_ABN);
+      return y && y.state === 'ABNORMAL' && y.undelivered.length === 0 ? y : null;
+    }, { timeout: 20_000 });
+    check(x.needs_a_person === true && !x.resolved_at, `${R_ABN} needs a person (next: ${x.next_action} ${x.next_due})`);
+    await faults({ abnormal_rate: 0 });
+    const s = (await http('GET', admin('/admin/api/summary'), { token })).json;
+    check(s.refunds_by_state?.ABNORMAL === 1 && s.refunds_by_state?.SUCCESS === 1 && s.unresolved?.ABNORMAL_REFUND === 1 && s.needs_a_person === 1,
+      `the summary counts them (${JSON.stringify(s.refunds_by_state)}, unresolved ${JSON.stringify(s.unresolved)})`);
+  });
+
+  const refundRows = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="refund-row"]')].map((r) => r.dataset.refund).join(','));
+  const refundListShows = (what, want) => until(what, (w) => !document.getElementById('refunds-view').hidden
+    && [...document.querySelectorAll('[data-testid="refund-row"]')].map((r) => r.dataset.refund).join(',') === w, want);
+  const lastRefundsCall = () => [...apiCalls].reverse().find((c) => c.method === 'GET' && c.path === 'refunds');
+
+  await step('the summary shows the refunds by state and the ABNORMAL one needs a person', async () => {
+    await page.evaluate(() => { location.hash = '#/orders'; });
+    await until('the refund counts', () => {
+      const v = (s) => document.querySelector(`[data-testid="refund-count-${s}-value"]`)?.textContent;
+      return v('SUCCESS') === '1' && v('ABNORMAL') === '1' && v('PROCESSING') === '0'
+        && document.querySelector('[data-testid="needs-a-person-value"]')?.textContent === '1';
+    });
+    check(true, 'refund tiles: SUCCESS 1, ABNORMAL 1, PROCESSING 0; 1 needs a person');
+    check(/1 ABNORMAL refund/.test(await text('[data-testid="needs-a-person-detail"]')), `it says which: "${await text('[data-testid="needs-a-person-detail"]')}"`);
+    check((await page.locator('[data-testid="needs-a-person"]').getAttribute('href')) === '#/refunds?state=ABNORMAL'
+      && /refund needs a person/.test(await text('#needs-person-label')), `only a refund needs a person: the box says so ("${await text('#needs-person-label')}") and links to the ABNORMAL refunds`);
+    check(await page.locator('[data-testid="needs-a-person-refunds"]').isHidden(), 'no second link (that is for when orders need a person too)');
+    check(await page.locator('[data-testid="alert-refunds-abnormal"]').count() === 1 && await page.locator('[data-testid="alert-needs-a-person"]').count() === 0,
+      'the refund alert is raised, the orders one is not');
+    check((await page.locator('[data-testid="refund-count-ABNORMAL"]').getAttribute('class')).includes('tile-alert'), 'the ABNORMAL tile is marked');
+  });
+
+  await step('the refunds list: ABNORMAL from "needs a person", every state, SUCCESS, and paging', async () => {
+    await page.click('[data-testid="needs-a-person"]');
+    await refundListShows('the ABNORMAL refunds', R_ABN);
+    check(/#\/refunds\?state=ABNORMAL$/.test(await page.evaluate(() => location.hash)), 'the filter is in the address (#/refunds?state=ABNORMAL)');
+    check(lastRefundsCall()?.query.get('state') === 'ABNORMAL', `the page asked for state=ABNORMAL (${lastRefundsCall()?.query})`);
+    check(await page.locator('#list-view').isHidden() && await page.locator('#refund-state-filter').inputValue() === 'ABNORMAL', 'the orders list is hidden; the refund filter says ABNORMAL');
+    check((await text('#refunds-list-title')) === 'ABNORMAL refunds', `title: ${await text('#refunds-list-title')}`);
+    const row = page.locator(`[data-testid="refund-row"][data-refund="${R_ABN}"]`);
+    check((await row.getAttribute('data-order')) === REFD && await row.locator('[data-testid="flag-needs-a-person"]').count() === 1, `${R_ABN} of ${REFD}, flagged NEEDS A PERSON`);
+    check((await row.innerText()).includes('¥2.00 of ¥10.00'), 'it shows the refund of the total in yuan');
+    check((await page.locator('[data-testid="tab-refunds"]').getAttribute('aria-current')) === 'page', 'the Refunds tab is the current one');
+
+    await page.selectOption('#refund-state-filter', '');
+    await refundListShows('every refund', `${R_ABN},${R_OK}`);
+    check(!lastRefundsCall()?.query.has('state'), 'all states: the page asked without a state');
+    await page.selectOption('#refund-state-filter', 'SUCCESS');
+    await refundListShows('the SUCCESS refunds', R_OK);
+    check(lastRefundsCall()?.query.get('state') === 'SUCCESS', `SUCCESS: the page asked for state=SUCCESS (${lastRefundsCall()?.query})`);
+
+    await page.click('[data-testid="tab-orders"]');
+    await page.locator('#list-view').waitFor({ state: 'visible' });
+    check(await page.locator('#refunds-view').isHidden(), 'the Orders tab shows the orders again');
+    await page.click('[data-testid="tab-refunds"]');
+    await refundListShows('back to the SUCCESS refunds', R_OK);
+    check(true, 'the Refunds tab comes back with its filter');
+
+    // paycoord pages by 500: cut its first page short (its `next` is the store
+    // key of the last refund on it), the second page is paycoord's own answer.
+    const firstPage = (url) => url.pathname.endsWith('/api/refunds') && !url.searchParams.has('after');
+    await page.route(firstPage, async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      if (Array.isArray(body.refunds) && body.refunds.length > 1) {
+        const last = body.refunds[0];
+        body.refunds = [last];
+        body.next = `r/${last.out_trade_no}/${last.out_refund_no}`;
+      }
+      await route.fulfill({ status: res.status(), contentType: 'application/json', body: JSON.stringify(body) });
+    });
+    await page.selectOption('#refund-state-filter', '');
+    await refundListShows('page 1 (cut short)', R_ABN);
+    check(await page.locator('#refunds-next-page').isEnabled() && await page.locator('#refunds-prev-page').isDisabled(), 'page 1: "next page" enabled, "previous" not');
+    await page.click('#refunds-next-page');
+    await refundListShows('page 2', R_OK);
+    const call = lastRefundsCall();
+    check(call.query.get('after') === `r/${REFD}/${R_ABN}` && !call.query.has('state'), `page 2 asked for ${call.query} (the cursor, no state)`);
+    check(await page.locator('#refunds-next-page').isDisabled() && /page 2/.test(await text('#refunds-page-label')), `page 2 is the last: ${await text('#refunds-page-label')}`);
+    await page.click('#refunds-first-page');
+    await refundListShows('page 1 again', R_ABN);
+    await page.unroute(firstPage);
+    check(true, 'back on the first page');
+  });
+
+  await step(`open ${R_ABN} from the list: the order's refunds and that refund's own timeline`, async () => {
+    await page.selectOption('#refund-state-filter', 'ABNORMAL');
+    await refundListShows('the ABNORMAL refunds', R_ABN);
+    await page.locator(`[data-testid="refund-row"][data-refund="${R_ABN}"] [data-testid="refund-link"]`).click();
+    await until('the refunded order', (id) => document.getElementById('detail-id')?.textContent === id
+      && document.querySelectorAll('[data-testid="refund"]').length === 2, REFD);
+    check((await page.evaluate(() => location.hash)) === `#/order/${REFD}?refund=${R_ABN}`, 'the address names the order and the refund');
+    check((await text('#back-to-list')).includes('Back to refunds'), 'back goes to the refunds');
+    check(await page.locator('#detail-badges [data-testid="flag-refund-abnormal"]').count() === 1
+      && (await text('#detail-badges [data-testid="flag-refunded"]')) === 'PART REFUNDED', 'the order is flagged REFUND ABNORMAL and PART REFUNDED');
+    check(/¥3\.00 refunded/.test(await text('#refunds-sum')), `sum: ${await text('#refunds-sum')}`);
+
+    const abn = page.locator(`[data-testid="refund"][data-refund="${R_ABN}"]`);
+    const ok = page.locator(`[data-testid="refund"][data-refund="${R_OK}"]`);
+    check((await abn.locator('[data-testid="refund-state-badge"]').innerText()) === 'ABNORMAL' && await abn.locator('[data-testid="flag-needs-a-person"]').count() === 1, `${R_ABN}: ABNORMAL, NEEDS A PERSON`);
+    check((await abn.locator('[data-testid="refund-amount"]').innerText()) === '¥2.00 of ¥10.00', 'its amount in yuan');
+    check((await abn.locator('[data-testid="field-refund-refund_id"] dd').innerText()).trim().length > 5, 'its WeChat refund_id');
+    check(/query/.test(await abn.locator('[data-testid="field-refund-next"] dd').innerText()), `next: ${await abn.locator('[data-testid="field-refund-next"] dd').innerText()}`);
+    check(/resolve/i.test(await abn.locator('[data-testid="refund-hint"]').innerText()), 'its hint says to fix it at WeChat Pay and resolve it');
+    check(await abn.locator('[data-testid="refund-verify"]').isEnabled() && await abn.locator('[data-testid="refund-resolve"]').count() === 1, '"verify now" and "resolve" offered');
+    check((await ok.locator('[data-testid="refund-state-badge"]').innerText()) === 'SUCCESS' && await ok.locator('[data-testid="flag-needs-a-person"]').count() === 0, `${R_OK}: SUCCESS`);
+    check(await ok.locator('[data-testid="refund-verify"]').isDisabled(), 'a final refund has nothing to verify');
+
+    // The address asked for this refund's timeline: only its events.
+    const shown = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="event"]')].map((e) => ({ kind: e.dataset.kind, refund: e.dataset.refund || '', to: e.dataset.to || '', acked: e.dataset.acked || '', text: e.innerText })));
+    let ev = await shown();
+    check(ev.length > 0 && ev.every((e) => e.refund === R_ABN), `the timeline shows only ${R_ABN}'s events (${ev.length})`);
+    check((await page.locator('#timeline-filter').inputValue()) === R_ABN && (await abn.locator('[data-testid="refund-timeline"]').getAttribute('aria-pressed')) === 'true', 'the filter and the refund\'s toggle say so');
+    const kinds = new Set(ev.map((e) => e.kind));
+    check(['refund_requested', 'refund_apply', 'refund_state', 'refund_forward'].every((k) => kinds.has(k)), `its kinds: ${[...kinds].join(', ')}`);
+    check(ev.some((e) => e.kind === 'refund_state' && e.to === 'ABNORMAL'), 'the move to ABNORMAL is on it');
+    check(ev.some((e) => e.kind === 'refund_forward' && e.acked === 'true' && e.text.includes('refund.abnormal')), 'refund.abnormal delivered and acknowledged');
+    check(ev.every((e) => e.text.includes(R_ABN)), 'each event is labelled with the out_refund_no');
+
+    await page.click('[data-testid="timeline-show-all"]');
+    await until('every event', () => [...document.querySelectorAll('[data-testid="event"]')].some((e) => !e.dataset.refund));
+    ev = await shown();
+    check(ev.some((e) => e.kind === 'created') && ev.some((e) => e.refund === R_OK) && ev.some((e) => e.refund === R_ABN), 'all events: the order\'s and both refunds\'');
+    check((await page.evaluate(() => location.hash)) === `#/order/${REFD}`, 'the address drops the refund');
+
+    await ok.locator('[data-testid="refund-timeline"]').click();
+    await until(`${R_OK}'s events`, (no) => {
+      const e = [...document.querySelectorAll('[data-testid="event"]')];
+      return e.length > 0 && e.every((x) => x.dataset.refund === no);
+    }, R_OK);
+    ev = await shown();
+    check(ev.some((e) => e.kind === 'refund_state' && e.to === 'SUCCESS') && ev.some((e) => e.kind === 'refund_forward' && e.acked === 'true' && e.text.includes('refund.succeeded')),
+      `${R_OK}'s timeline: SUCCESS and refund.succeeded acknowledged (${ev.length} events)`);
+    await page.locator('[data-testid="event"] [data-testid="event-refund"]').first().click();
+    await until('every event again', () => [...document.querySelectorAll('[data-testid="event"]')].some((e) => !e.dataset.refund));
+    check(true, 'the refund label on an event toggles the filter back off');
+  });
+
+  const refundResolveCalls = () => apiCalls.filter((c) => c.method === 'POST' && /\/resolve$/.test(c.path) && c.query.has('refund'));
+
+  await step(`resolve ${R_ABN} on the page with a note`, async () => {
+    const abn = page.locator(`[data-testid="refund"][data-refund="${R_ABN}"]`);
+    await abn.locator('[data-testid="refund-resolve"]').click();
+    check(await page.locator('#refund-resolve-form').isVisible() && (await text('#refund-resolve-target')) === R_ABN, `the resolve form is for ${R_ABN}`);
+    check(await page.evaluate(() => document.activeElement?.id) === 'refund-resolve-note', 'the note has the focus');
+    const submit = page.locator('#refund-resolve-submit');
+    check(await submit.isDisabled(), 'an empty note: disabled');
+    await page.fill('#refund-resolve-note', 'x'.repeat(NOTE_MAX + 1));
+    check(await submit.isDisabled() && /too many/.test(await text('#refund-resolve-count')), `${NOTE_MAX + 1} characters: disabled (${await text('#refund-resolve-count')})`);
+    await page.press('#refund-resolve-note', 'Control+Enter');
+    await sleep(200);
+    check(refundResolveCalls().length === 0, 'nothing sent for it');
+    await page.fill('#refund-resolve-note', REFUND_NOTE);
+    check(await submit.isEnabled(), 'a real note: enabled');
+    fs.mkdirSync(ARTIFACT_DIR, { recursive: true });
+    const shot = path.join(ARTIFACT_DIR, 'inspector-refund-resolve-form.png');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: shot, fullPage: true });
+    log(`   saved ${shot}`);
+    await page.click('#refund-resolve-submit');
+    await until('the resolve result', () => document.getElementById('refund-action-result').dataset.outcome === 'resolved');
+    log(`   the page says: ${await text('#refund-action-result')}`);
+    const sent = refundResolveCalls();
+    check(sent.length === 1 && sent[0].path === `orders/${REFD}/resolve` && sent[0].query.get('refund') === R_ABN && JSON.parse(sent[0].body).note === REFUND_NOTE,
+      `one POST orders/${REFD}/resolve?refund=${R_ABN} with the note as typed`);
+    await until('the refund marked RESOLVED', (no) => Boolean(document.querySelector(`[data-testid="refund"][data-refund="${no}"] [data-testid="flag-resolved"]`)), R_ABN);
+    check((await abn.locator('[data-testid="refund-state-badge"]').innerText()) === 'ABNORMAL' && await abn.locator('[data-testid="flag-needs-a-person"]').count() === 0,
+      'still ABNORMAL, no longer NEEDS A PERSON');
+    check((await abn.locator('[data-testid="field-refund-resolved_note"] dd').textContent()) === REFUND_NOTE, 'the note is shown exactly as written');
+    check(await page.locator('#refund-person').isHidden(), 'the resolve form is gone');
+    const op = page.locator(`[data-testid="event"][data-kind="operator"][data-action="resolve"][data-refund="${R_ABN}"]`);
+    await op.first().waitFor({ state: 'visible' });
+    check((await op.locator('[data-testid="event-note"]').textContent()) === REFUND_NOTE, 'the operator event on the timeline carries the note');
+    check(await page.locator('#detail-view b, #detail-view img').count() === 0 && (await page.evaluate(() => window.__inspectorXss)) === undefined, 'the markup in the note stayed text');
+    check(refundOf(await detail(REFD), R_ABN).resolved_note === REFUND_NOTE, 'paycoord kept the note');
+    await until('nobody needed', () => document.querySelector('[data-testid="needs-a-person-value"]')?.textContent === '0'
+      && !document.querySelector('[data-testid="alert-refunds-abnormal"]') && document.getElementById('needs-refunds').hidden);
+    check(true, 'the summary says 0 need a person; the refund alert and link are gone');
+  });
+
+  await step(`fixed at WeChat with its notification lost: the refund's "verify now" finds SUCCESS`, async () => {
+    await faults({ notify_drop_rate: 1 });
+    const fixed = await http('POST', control(`/control/refunds/${R_ABN}/resolve`), { body: { status: 'SUCCESS' } });
+    check(fixed.status === 200, `paysim: WeChat's staff paid ${R_ABN} (${fixed.status})`);
+    await sleep(300);
+    check(refundOf(await detail(REFD), R_ABN).state === 'ABNORMAL', 'paycoord has not heard of it');
+    const abn = page.locator(`[data-testid="refund"][data-refund="${R_ABN}"]`);
+    await abn.locator('[data-testid="refund-verify"]').click();
+    await until('the verify result', () => document.getElementById('refund-action-result').dataset.outcome === 'accepted');
+    log(`   the page says: ${await text('#refund-action-result')}`);
+    check(apiCalls.some((c) => c.method === 'POST' && c.path === `orders/${REFD}/refunds/${R_ABN}/verify`), `POST orders/${REFD}/refunds/${R_ABN}/verify sent`);
+    await until('SUCCESS on the page', (no) => document.querySelector(`[data-testid="refund"][data-refund="${no}"]`)?.dataset.state === 'SUCCESS', R_ABN);
+    check(true, `${R_ABN} shows SUCCESS`);
+    const evs = (sel) => page.locator(`[data-testid="event"][data-refund="${R_ABN}"]${sel}`);
+    check(await evs('[data-kind="operator"][data-action="verify"]').count() === 1, 'the operator verify is on its timeline');
+    check(await evs('[data-kind="refund_query"]').count() >= 1 && await evs('[data-kind="refund_state"][data-to="SUCCESS"]').count() === 1, 'and the refund query that found SUCCESS');
+    await evs('[data-kind="refund_forward"][data-acked="true"]').filter({ hasText: 'refund.succeeded' }).first().waitFor({ state: 'visible' });
+    check(true, 'refund.succeeded delivered and acknowledged');
+    check(await abn.locator('[data-testid="refund-verify"]').isDisabled(), 'final now: nothing to verify');
+    check((await text('#detail-badges [data-testid="flag-refunded"]')) === 'PART REFUNDED' && await page.locator('#detail-badges [data-testid="flag-refund-abnormal"]').count() === 0, 'the order is no longer flagged REFUND ABNORMAL');
+    await faults({ notify_drop_rate: 0 });
+    const report = (await http('GET', control('/control/report?orders=false'))).json;
+    check(report?.totals?.wrong_refund_deliveries === 0, `paysim's business server saw no wrong refund delivery (${report?.totals?.wrong_refund_deliveries})`);
+    await until('the summary to count it', () => document.querySelector('[data-testid="refund-count-SUCCESS-value"]')?.textContent === '2'
+      && document.querySelector('[data-testid="refund-count-ABNORMAL-value"]')?.textContent === '0', null, 12_000);
+    check(true, 'the summary counts SUCCESS 2, ABNORMAL 0');
+    fs.mkdirSync(ARTIFACT_DIR, { recursive: true });
+    await page.mouse.move(0, 0);
+    const wide = path.join(ARTIFACT_DIR, 'inspector-refunds.png');
+    await page.screenshot({ path: wide, fullPage: true });
+    log(`   saved ${wide}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    check(overflow <= 1, `no sideways scrolling with refunds in a 390 px window (overflow ${overflow} px)`);
+    const narrow = path.join(ARTIFACT_DIR, 'inspector-refunds-narrow.png');
+    await page.screenshot({ path: narrow, fullPage: true });
+    log(`   saved ${narrow}`);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   await step('a token that stops working (401) brings the prompt back', async () => {
