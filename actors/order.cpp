@@ -758,12 +758,14 @@ caf::behavior order_actor(caf::stateful_actor<order_actor_state>* self,
         snap.state = to_string(st.record.state);
       snap.in_flight = st.in_flight;
       snap.restarts = st.restarts;
-      if (st.has_record && is_active(st.record.state)) {
-        snap.next_action = to_string(st.record.action);
-        snap.next_due_ms = st.record.next_due_ms;
-        snap.attempts = st.record.state == order_state::paid
-                          ? st.record.forward_attempts
-                          : st.record.queries;
+      if (st.has_record) {
+        // The one timer: the order's own step or its earliest refund's.
+        auto step = next_step_of(st.record, st.refunds);
+        snap.next_action = step.action;
+        snap.next_due_ms = step.due_ms;
+        if (is_active(st.record.state))
+          snap.attempts = st.record.state == order_state::paid ? st.record.forward_attempts
+                                                               : st.record.queries;
       }
       if (reply.fn)
         reply.fn(std::move(snap));

@@ -45,6 +45,16 @@ enum class order_effect : uint8_t {
   refund_deliver, ///< deliver its oldest undelivered event
 };
 
+/// What the order's one timer does next: the order's own action or its
+/// earliest refund's ("refund_apply", "refund_query", "refund_deliver"),
+/// and when; empty `action` when nothing is scheduled.
+struct next_step {
+  std::string action;
+  int64_t due_ms = 0;
+};
+
+next_step next_step_of(const order_record& x, const std::vector<refund_record>& refunds);
+
 /// CONTRACTS.md §10: at most this many refunds per order (WeChat's limit).
 constexpr size_t max_refunds_per_order = 50;
 

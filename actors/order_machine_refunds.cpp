@@ -66,6 +66,18 @@ void remember_error(refund_record& r, const refund_result& x) {
 
 } // namespace
 
+next_step next_step_of(const order_record& x, const refund_list& refunds) {
+  auto due = facts_of(x).timer_due_ms;
+  if (due < 0)
+    return {};
+  if (is_active(x.state) && x.action != next_action::none && x.next_due_ms <= due)
+    return {to_string(x.action), x.next_due_ms};
+  for (auto& r : refunds)
+    if (needs_timer(r) && std::max<int64_t>(r.next_due_ms, 1) == due)
+      return {std::string{"refund_"} + to_string(r.action), due};
+  return {"refund", due};
+}
+
 // -- helpers -------------------------------------------------------------------
 
 refund_record& order_machine::change(order_decision& d, const refund_list& refunds,

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "actors/order_machine.hpp"
 #include "api/access.hpp"
 #include "api/admin_refunds.hpp"
 #include "common/json_input.hpp"
@@ -242,7 +243,8 @@ void order_detail(const ctx_ptr& ctx, net::request_context rc) {
                     {"events", std::move(timeline)},
                     {"events_total", h.record.event_seq},
                     {"events_truncated", h.record.event_seq > h.events.size()}};
-          durable_timer timer{h.timer_indexed, to_string(h.record.action), h.record.next_due_ms};
+          auto step = next_step_of(h.record, h.refunds);
+          durable_timer timer{h.timer_indexed, step.action, step.due_ms};
           with_orphan_events(self, api, id, std::move(body), std::move(timer), respond);
         },
         [respond](caf::error& e) { error_reply(respond, e); });
