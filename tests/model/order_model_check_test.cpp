@@ -20,9 +20,14 @@
 //    transient errors and a business server that acks after some failures,
 //    every path ends settled, in the right state, within a bound of steps
 //    and calls.
+//    With refunds: a PAID or CONFIRMED order, the merchant asks for a
+//    refund, WeChat applies it after a few errors and ends it SUCCESS,
+//    CLOSED, or ABNORMAL until a person fixes it (notifications delivered,
+//    lost, duplicated, reordered); every path ends with the refund final
+//    and every state it reached delivered, nothing left due.
 //
 // Each prints what it explored. PAYCOORD_MODEL_DEPTH sets the depth of 1a
-// (1b: 3 less).
+// (1b: 3 less); a depth below the default also trims 2's refund search.
 
 #include <algorithm>
 #include <chrono>
@@ -422,5 +427,353 @@ TEST(order_model_check, a_consistent_wechat_always_ends_the_order_in_bounded_ste
   }
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("model check (liveness): %llu states in all, %.1f s\n",
+              static_cast<unsigned long long>(states), seconds);
+}
+
+// -- liveness with refunds ------------------------------------------------------
+
+namespace {
+
+/// How WeChat ends the refund, answering consistently with it.
+enum class refund_truth { success, closed, abnormal_then_fixed };
+
+const char* to_string(refund_truth t) {
+  static constexpr const char* names[] = {"refunds it", "closes it",
+                                          "parks it ABNORMAL until a person fixes it"};
+  return names[static_cast<int>(t)];
+}
+
+struct refund_live_world {
+  world w;
+  refund_truth t = refund_truth::success;
+  bool requested = false;  ///< the merchant asked for R1
+  bool accepted = false;   ///< an apply reached WeChat (its answer may have been lost)
+  refund_state status = refund_state::processing; ///< WeChat's view once accepted
+  bool fixed = false;      ///< a person at WeChat sent the ABNORMAL refund again
+  std::vector<input_kind> notifications; ///< sent, not yet delivered (in any order)
+  int apply_errors_left = 2; ///< 5xx answers to applies WeChat may still give
+  int query_errors_left = 1; ///< ... to queries
+  int processing_left = 2; ///< queries answered PROCESSING before WeChat decides
+  int abnormal_left = 1;   ///< queries answered ABNORMAL before the person fixes it
+  int business_fails_left = 2;
+  bool send_twice = true;  ///< a notification may be sent twice
+};
+
+std::string refund_live_key(const refund_live_world& lw) {
+  auto key = state_key(lw.w) + "|" + std::to_string(lw.requested) + std::to_string(lw.accepted)
+             + std::to_string(static_cast<int>(lw.status)) + std::to_string(lw.fixed)
+             + std::to_string(lw.apply_errors_left) + std::to_string(lw.query_errors_left)
+             + std::to_string(lw.processing_left)
+             + std::to_string(lw.abnormal_left) + std::to_string(lw.business_fails_left);
+  auto sorted = lw.notifications;
+  std::sort(sorted.begin(), sorted.end());
+  for (auto k : sorted)
+    key += "," + std::to_string(static_cast<int>(k));
+  return key;
+}
+
+enum class wechat_change : uint8_t {
+  none,
+  decide,       ///< WeChat ends the PROCESSING refund its way
+  fix,          ///< a person at WeChat sends the ABNORMAL refund again
+  lost_answer,  ///< the apply reached WeChat, its answer did not come back
+};
+
+struct refund_move {
+  input_kind kind = input_kind::timer;
+  wechat_change change = wechat_change::none;
+  int notify = 0; ///< decide: 1 notification sent, 2 lost, 3 sent twice
+};
+
+input_kind notification_of(refund_state s) {
+  return s == refund_state::success  ? input_kind::refund_notify_success
+         : s == refund_state::closed ? input_kind::refund_notify_closed
+                                     : input_kind::refund_notify_abnormal;
+}
+
+input_kind answer_of(refund_state s, bool apply) {
+  switch (s) {
+    case refund_state::success:
+      return apply ? input_kind::refund_apply_success : input_kind::refund_query_success;
+    case refund_state::closed:
+      return apply ? input_kind::refund_apply_closed : input_kind::refund_query_closed;
+    case refund_state::abnormal:
+      return apply ? input_kind::refund_apply_abnormal : input_kind::refund_query_abnormal;
+    default:
+      return apply ? input_kind::refund_apply_processing : input_kind::refund_query_processing;
+  }
+}
+
+std::vector<refund_move> moves(const refund_live_world& lw) {
+  std::vector<refund_move> out;
+  const auto& w = lw.w;
+  // What WeChat may do by itself at any moment.
+  std::vector<refund_move> changes;
+  if (lw.accepted && lw.status == refund_state::processing) {
+    // Sent twice only when it ends (an ABNORMAL one twice and then SUCCESS
+    // once or twice would add orders of arrival, not kinds).
+    bool ends = lw.t != refund_truth::abnormal_then_fixed || lw.fixed;
+    for (int notify = 1; notify <= (ends && lw.send_twice ? 3 : 2); ++notify)
+      changes.push_back({input_kind::timer, wechat_change::decide, notify});
+  }
+  if (lw.accepted && lw.status == refund_state::abnormal && !lw.fixed)
+    changes.push_back({input_kind::timer, wechat_change::fix});
+  switch (w.in_flight) {
+    case call::forward:
+      out.push_back({lw.business_fails_left > 0 ? input_kind::forward_fail
+                                                : input_kind::forward_ack});
+      return out;
+    case call::refund_deliver:
+      out.push_back({lw.business_fails_left > 0 ? input_kind::refund_deliver_fail
+                                                : input_kind::refund_deliver_ack});
+      return out;
+    case call::refund_apply:
+      if (lw.apply_errors_left > 0) {
+        out.push_back({input_kind::refund_apply_retry_later});
+        if (!lw.accepted)
+          out.push_back({input_kind::refund_apply_retry_later, wechat_change::lost_answer});
+      }
+      // WeChat dedupes on out_refund_no: a repeated apply answers the refund
+      // as it stands.
+      out.push_back({answer_of(lw.accepted ? lw.status : refund_state::processing, true)});
+      return out;
+    case call::refund_query:
+      if (lw.query_errors_left > 0)
+        out.push_back({input_kind::refund_query_retry_later});
+      if (!lw.accepted)
+        out.push_back({input_kind::refund_query_not_found});
+      else if (lw.status == refund_state::processing) {
+        if (lw.processing_left > 0)
+          out.push_back({input_kind::refund_query_processing});
+      } else if (lw.status == refund_state::abnormal) {
+        if (lw.abnormal_left > 0 || lw.t != refund_truth::abnormal_then_fixed || lw.fixed)
+          out.push_back({input_kind::refund_query_abnormal});
+      } else {
+        out.push_back({answer_of(lw.status, false)});
+      }
+      out.insert(out.end(), changes.begin(), changes.end());
+      return out;
+    case call::prepay:
+    case call::query:
+    case call::close:
+      return out; // not in this world: reported as stuck
+    case call::none:
+      break;
+  }
+  if (!lw.requested)
+    out.push_back({input_kind::refund_request_1});
+  if (enabled(w, input_kind::timer))
+    out.push_back({input_kind::timer});
+  auto sent = lw.notifications;
+  std::sort(sent.begin(), sent.end());
+  sent.erase(std::unique(sent.begin(), sent.end()), sent.end());
+  for (auto k : sent)
+    out.push_back({k});
+  out.insert(out.end(), changes.begin(), changes.end());
+  return out;
+}
+
+std::string perform(refund_live_world& lw, const refund_move& mv) {
+  switch (mv.change) {
+    case wechat_change::decide: {
+      lw.status = lw.t == refund_truth::success  ? refund_state::success
+                  : lw.t == refund_truth::closed ? refund_state::closed
+                  : lw.fixed                     ? refund_state::success
+                                                 : refund_state::abnormal;
+      for (int i = 0; i < (mv.notify == 1 ? 1 : mv.notify == 3 ? 2 : 0); ++i)
+        lw.notifications.push_back(notification_of(lw.status));
+      return {};
+    }
+    case wechat_change::fix:
+      lw.status = refund_state::processing;
+      lw.fixed = true;
+      return {};
+    case wechat_change::lost_answer:
+      lw.accepted = true;
+      break;
+    case wechat_change::none:
+      break;
+  }
+  switch (mv.kind) {
+    case input_kind::refund_request_1:
+      lw.requested = true;
+      break;
+    case input_kind::refund_apply_processing:
+      lw.accepted = true;
+      break;
+    case input_kind::refund_apply_retry_later:
+      --lw.apply_errors_left;
+      break;
+    case input_kind::refund_query_retry_later:
+      --lw.query_errors_left;
+      break;
+    case input_kind::refund_query_processing:
+      --lw.processing_left;
+      break;
+    case input_kind::refund_query_abnormal:
+      --lw.abnormal_left;
+      break;
+    case input_kind::forward_fail:
+    case input_kind::refund_deliver_fail:
+      --lw.business_fails_left;
+      break;
+    case input_kind::refund_notify_success:
+    case input_kind::refund_notify_closed:
+    case input_kind::refund_notify_abnormal:
+      lw.notifications.erase(std::find(lw.notifications.begin(), lw.notifications.end(), mv.kind));
+      break;
+    default:
+      break;
+  }
+  return apply(lw.w, input{mv.kind, ""});
+}
+
+std::string describe(const refund_move& mv) {
+  switch (mv.change) {
+    case wechat_change::decide:
+      return std::string{"wechat_decides"} + (mv.notify == 1 ? "" : mv.notify == 2 ? "_lost" : "_twice");
+    case wechat_change::fix:
+      return "wechat_fixed";
+    case wechat_change::lost_answer:
+      return "refund_apply_reached_wechat_answer_lost";
+    case wechat_change::none:
+      break;
+  }
+  return to_string(mv.kind);
+}
+
+/// The refund R1 ended as WeChat ended it, and every state it reached that
+/// is delivered was acked, the final one last: "" or what went wrong.
+std::string refund_end_problem(const refund_live_world& lw, uint32_t max_calls) {
+  const auto& w = lw.w;
+  if (!w.record || w.record->state != order_state::confirmed)
+    return std::string{"order ended "} + (w.record ? paycoord::to_string(w.record->state) : "none");
+  auto* r = find_refund(w.refunds, refund_1);
+  if (r == nullptr)
+    return "no refund";
+  auto want = lw.t == refund_truth::closed ? refund_state::closed : refund_state::success;
+  if (r->state != want)
+    return std::string{"refund ended "} + paycoord::to_string(r->state) + ", WeChat says "
+           + paycoord::to_string(want);
+  if (!refunds_settled(w))
+    return std::string{"refund "} + paycoord::to_string(r->state) + " with "
+           + std::to_string(r->undelivered.size()) + " undelivered, action "
+           + paycoord::to_string(r->action);
+  auto ghost = w.refund_ghosts.find(refund_1);
+  if (ghost == w.refund_ghosts.end() || ghost->second.last_acked != delivery_event(want))
+    return "the business server's last ack was not " + std::string{delivery_event(want)};
+  if (facts_of(*w.record).has_timer())
+    return "the order keeps a timer with nothing to do";
+  if (w.calls > max_calls)
+    return "ended after " + std::to_string(w.calls) + " calls (bound " + std::to_string(max_calls) + ")";
+  return {};
+}
+
+struct refund_liveness_search {
+  int max_steps;
+  uint32_t max_calls;
+  std::unordered_map<std::string, int> longest; // steps until the end, memoised
+  uint64_t states = 0;
+  uint32_t most_calls = 0;
+  std::string failure;
+
+  /// The most steps any path from `lw` takes to end; -1 on a failure.
+  int explore(const refund_live_world& lw, int depth, const std::string& path) {
+    if (!failure.empty())
+      return -1;
+    auto key = refund_live_key(lw);
+    if (auto i = longest.find(key); i != longest.end())
+      return i->second;
+    ++states;
+    auto next_moves = moves(lw);
+    if (next_moves.empty()) {
+      // Nothing can happen any more: it must be over, and right.
+      if (auto problem = refund_end_problem(lw, max_calls); !problem.empty()) {
+        failure = problem + " after:" + path;
+        return -1;
+      }
+      most_calls = std::max(most_calls, lw.w.calls);
+      longest[key] = 0;
+      return 0;
+    }
+    if (depth >= max_steps) {
+      failure = "not over within " + std::to_string(max_steps) + " steps:" + path;
+      return -1;
+    }
+    int most = 0;
+    for (auto& mv : next_moves) {
+      auto next = lw;
+      auto violation = perform(next, mv);
+      auto step = describe(mv);
+      if (!violation.empty()) {
+        failure = violation + " after:" + path + " " + step;
+        return -1;
+      }
+      auto rest = explore(next, depth + 1, path + " " + step);
+      if (rest < 0)
+        return -1;
+      most = std::max(most, rest + 1);
+    }
+    longest[key] = most;
+    return most;
+  }
+};
+
+} // namespace
+
+TEST(order_model_check, a_consistent_wechat_always_ends_a_refund_delivered_in_bounded_steps) {
+  // From a PAID order (its own delivery due) and a CONFIRMED one, the
+  // merchant asks for a refund; WeChat answers consistently (applies: a few
+  // 5xx, one of which may have reached it, then the refund as it stands;
+  // the refund ends SUCCESS, CLOSED, or ABNORMAL until a person at WeChat
+  // sends it again and it succeeds; each notification delivered, lost or
+  // sent twice, in any order) and the business server fails twice, then
+  // acks. Every path ends with the order CONFIRMED, the refund in WeChat's
+  // final state, every state it reached delivered (the final one acked
+  // last), nothing due, within the bounds.
+  //
+  // A PAYCOORD_MODEL_DEPTH below the default (the sanitizer build's 7) keeps
+  // the CONFIRMED order, one apply error and no notification sent twice:
+  // every kind of step still runs.
+  const bool reduced = model_depth(10) < 10;
+  auto started = std::chrono::steady_clock::now();
+  auto machine = make_machine();
+  uint64_t states = 0;
+  struct seed {
+    const char* name;
+    node n;
+  };
+  std::vector<seed> seeds{
+    {"CONFIRMED", seed_after(machine, {input_kind::create, input_kind::prepay_ok,
+                                       input_kind::notify_paid, input_kind::timer,
+                                       input_kind::forward_ack})},
+  };
+  if (!reduced)
+    seeds.push_back({"PAID", seed_after(machine, {input_kind::create, input_kind::prepay_ok,
+                                                  input_kind::notify_paid})});
+  for (auto& [name, n] : seeds) {
+    for (auto t : {refund_truth::success, refund_truth::closed,
+                   refund_truth::abnormal_then_fixed}) {
+      refund_live_world lw;
+      lw.w = n.w;
+      lw.w.calls = 0;
+      lw.t = t;
+      if (reduced) {
+        lw.apply_errors_left = 1;
+        lw.send_twice = false;
+      }
+      refund_liveness_search search{80, 30, {}, 0, 0, {}};
+      auto longest = search.explore(lw, 0, "");
+      ASSERT_TRUE(search.failure.empty()) << name << ", WeChat " << to_string(t) << ": "
+                                          << search.failure;
+      std::printf("model check (liveness, refunds): %s order, WeChat %s: %llu states, longest "
+                  "path %d steps, at most %u calls\n",
+                  name, to_string(t), static_cast<unsigned long long>(search.states), longest,
+                  search.most_calls);
+      states += search.states;
+    }
+  }
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("model check (liveness, refunds): %llu states in all, %.1f s\n",
               static_cast<unsigned long long>(states), seconds);
 }
