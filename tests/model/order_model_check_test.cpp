@@ -636,7 +636,8 @@ std::string perform(refund_live_world& lw, const refund_move& mv) {
 std::string describe(const refund_move& mv) {
   switch (mv.change) {
     case wechat_change::decide:
-      return std::string{"wechat_decides"} + (mv.notify == 1 ? "" : mv.notify == 2 ? "_lost" : "_twice");
+      return std::string{"wechat_decides"}
+             + (mv.notify == 1 ? "" : mv.notify == 2 ? "_lost" : "_twice");
     case wechat_change::fix:
       return "wechat_fixed";
     case wechat_change::lost_answer:
@@ -670,7 +671,8 @@ std::string refund_end_problem(const refund_live_world& lw, uint32_t max_calls) 
   if (facts_of(*w.record).has_timer())
     return "the order keeps a timer with nothing to do";
   if (w.calls > max_calls)
-    return "ended after " + std::to_string(w.calls) + " calls (bound " + std::to_string(max_calls) + ")";
+    return "ended after " + std::to_string(w.calls) + " calls (bound " + std::to_string(max_calls)
+           + ")";
   return {};
 }
 

@@ -434,8 +434,8 @@ std::string check_refunds(const world& w, const refund_list& before, const step_
       return "refund " + no + " in " + paycoord::to_string(r.state) + " with "
              + std::to_string(r.undelivered.size()) + " undelivered and no action";
     if (!open && r.action != refund_action::none)
-      return "refund " + no + " over (" + paycoord::to_string(r.state) + ", delivered) keeps action "
-             + paycoord::to_string(r.action);
+      return "refund " + no + " over (" + paycoord::to_string(r.state)
+             + ", delivered) keeps action " + paycoord::to_string(r.action);
     if (!r.undelivered.empty() != (r.action == refund_action::deliver))
       return "refund " + no + " with " + std::to_string(r.undelivered.size())
              + " undelivered has action " + paycoord::to_string(r.action);

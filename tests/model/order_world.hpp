@@ -2,10 +2,10 @@
 
 // The order machine as its actor drives it, without actors: one order's
 // record and its refunds, the call in flight, the clock, and what WeChat has
-// really said (ghost state the properties are checked against). The exhaustive model
-// check (order_model_check_test.cpp) and the libFuzzer target
-// (tests/fuzz/order_machine_fuzz.cpp) both feed inputs through `apply` and
-// check `violation` after every step.
+// really said (ghost state the properties are checked against). The
+// exhaustive model check (order_model_check_test.cpp) and the libFuzzer
+// target (tests/fuzz/order_machine_fuzz.cpp) both feed inputs through
+// `apply` and check `violation` after every step.
 
 #include <cstdint>
 #include <map>
