@@ -26,22 +26,6 @@ caf::scheduled_actor::default_handler log_unexpected(const char* actor_name) {
   };
 }
 
-const char* to_string(refund_outcome x) {
-  switch (x) {
-    case refund_outcome::refund:
-      return "refund";
-    case refund_outcome::not_found:
-      return "not_found";
-    case refund_outcome::retry_later:
-      return "retry_later";
-    case refund_outcome::failed:
-      return "failed";
-    case refund_outcome::refused:
-      return "refused";
-  }
-  return "unknown";
-}
-
 caf::error make_error(const store_error& x) {
   return caf::error{static_cast<uint8_t>(x.code), store_error_category,
                     caf::make_message(x.to_string())};

@@ -23,6 +23,24 @@
 
 namespace paycoord {
 
+// Declared with the messages; defined here, with no CAF in this file, so
+// that the machine links without the actor system (the fuzz target).
+const char* to_string(refund_outcome x) {
+  switch (x) {
+    case refund_outcome::refund:
+      return "refund";
+    case refund_outcome::not_found:
+      return "not_found";
+    case refund_outcome::retry_later:
+      return "retry_later";
+    case refund_outcome::failed:
+      return "failed";
+    case refund_outcome::refused:
+      return "refused";
+  }
+  return "unknown";
+}
+
 namespace {
 
 using json = nlohmann::json;

@@ -1,7 +1,18 @@
 // libFuzzer over the order machine: the bytes are decoded into a sequence of
-// the inputs an order actor can see (tests/model/order_world.hpp), with peer
-// texts taken raw from the bytes, and every property of the model check is
-// asserted after every step. A violation aborts with the sequence.
+// the inputs an order actor can see (tests/model/order_world.hpp), its
+// refunds' included, with peer texts taken raw from the bytes, and every
+// property of the model check is asserted after every step. A violation
+// aborts with the sequence.
+//
+// Layout, per step: one byte picks among the inputs enabled in the current
+// state (in input_kind order, modulo their number), the next is the length
+// (modulo 64) of the input's text, which follows. New input kinds are
+// appended to input_kind, so a seed keeps its meaning. The seeds in
+// tests/fuzz/corpus/order_machine/ are such sequences: an order paid and
+// confirmed, expired and closed, an error text of long Chinese; and refunds
+// (refund_*): delivered after a failed delivery, ABNORMAL then SUCCESS with
+// both events delivered, refused then a second refund, parked by FAULTED
+// and retried, an orphan REFUND.SUCCESS then a mismatched amount.
 
 #include <cstdint>
 #include <cstdio>
@@ -20,9 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto w = initial_world(machine);
   std::string path;
   size_t i = 0;
-  // At most 64 steps: an order's whole life takes about 40 (see the model
-  // check's liveness figures); longer inputs only slow the search.
-  for (int step = 0; step < 64 && i < size; ++step) {
+  // At most 96 steps: an order's whole life takes about 40 and a refund's
+  // after it about 35 more (see the model check's liveness figures); longer
+  // inputs only slow the search.
+  for (int step = 0; step < 96 && i < size; ++step) {
     std::vector<input_kind> choices;
     for (int k = 0; k < static_cast<int>(input_kind::count_); ++k)
       if (enabled(w, static_cast<input_kind>(k)))
