@@ -33,9 +33,8 @@ bool answered(int status) {
 const char* reason_for(refund_request_kind kind) {
   switch (kind) {
     case refund_request_kind::refund:
+    case refund_request_kind::repeat: // a double submit sends the very same body
       return "paydemo: the customer asked for a refund";
-    case refund_request_kind::repeat:
-      return "paydemo: the same request again (a double submit)";
     case refund_request_kind::over_refund:
       return "paydemo: more than is left (must be refused)";
   }
