@@ -122,8 +122,10 @@ report_table refunds_table(const json& r) {
                     {count(answers.at("requested_202"))},
                     {},
                     {}});
-  t.rows.push_back({{"  answer lost, asked again (200)"}, {count(answers.at("again_200"))},
-                    {}, {}});
+  t.rows.push_back({{"  paycoord's answer lost, asked again (200)"},
+                    {count(answers.at("again_200"))},
+                    {},
+                    {}});
   t.rows.push_back({{"requested at WeChat"},
                     {count(f.at("requested_at_wechat"))},
                     {"= refunds requested"},
