@@ -1,6 +1,6 @@
 // paydemo: wiring only. Reads the command line and runs the main job
-// (demo/demo_run.hpp): paysim and paycoord on loopback, customers, faults,
-// live progress and the reconciliation report.
+// (demo/demo_run.hpp): paysim and paycoord on loopback, customers and their
+// refunds, faults, live progress and the reconciliation report.
 
 #include <atomic>
 #include <csignal>
@@ -41,7 +41,12 @@ int main(int argc, char** argv) {
   app.add_option("--orders", opts.orders, "customers, one order each")
     ->check(CLI::Range(1, 50'000))
     ->capture_default_str();
-  app.add_option("--lost", opts.lost_pct, "percent of WeChat notifications lost")
+  app.add_option("--lost", opts.lost_pct,
+                 "percent of WeChat notifications lost (payments and refunds)")
+    ->check(CLI::Range(0.0, 100.0))
+    ->capture_default_str();
+  app.add_option("--refunds", opts.refund_pct,
+                 "percent of paying customers who ask for a refund once their order is confirmed")
     ->check(CLI::Range(0.0, 100.0))
     ->capture_default_str();
   app.add_option("--seed", opts.seed, "seeds customers and faults; same seed, same run")

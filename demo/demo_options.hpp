@@ -12,8 +12,12 @@ struct demo_options {
   /// Customers arrive at this rate (per second of the run), over at least
   /// `min_arrival_span` (scenario.hpp).
   double arrival_rate = 50;
-  /// Share of paid orders whose WeChat notification is lost, in percent.
+  /// Share of paid orders whose WeChat notification is lost, in percent;
+  /// also the share of refund notifications WeChat loses.
   double lost_pct = 20;
+  /// Share of paying customers who ask for a refund once their order is
+  /// CONFIRMED, in percent.
+  double refund_pct = 15;
   /// Seeds the customers (who pays, when, which notification is lost) and
   /// paysim's fault draws, so a run repeats.
   uint64_t seed = 1;

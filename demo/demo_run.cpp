@@ -15,6 +15,8 @@
 #include "demo/order_log.hpp"
 #include "demo/progress_view.hpp"
 #include "demo/reconciliation.hpp"
+#include "demo/refund_driver.hpp"
+#include "demo/refund_log.hpp"
 #include "demo/report_html.hpp"
 #include "demo/report_tables.hpp"
 #include "demo/run_dir.hpp"
@@ -31,8 +33,11 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-/// After the last customer, how long the run waits for the last
-/// confirmations before it reports what is missing.
+/// After the last customer has paid, how long the run waits for the last
+/// confirmations and refunds before it reports what is missing. A refund
+/// comes up to 8 s after its confirmation, a second one up to 5 s after the
+/// first, a fixed ABNORMAL one 10 s after it is parked and, when WeChat loses
+/// the fix's notification, up to refund_verify_every (30 s) later.
 constexpr auto drain_limit = 120s;
 constexpr auto tick = 250ms;
 
@@ -126,10 +131,15 @@ void print_plan(const demo_options& opts, const scenario& script, const std::str
     std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(d.count()) / 1000.0);
     return std::string{buf};
   };
+  std::size_t refunding = 0;
+  for (auto& c : script.customers)
+    refunding += c.refund.has_value();
   std::printf("paydemo: %d customers over %s, seed %llu, %.0f%% of WeChat notifications lost, "
+              "%zu customers asking for a refund (%.0f%% of payers), "
               "business server down %s to %s, %s\n",
               opts.orders, at(script.arrival_span).c_str(),
-              static_cast<unsigned long long>(opts.seed), opts.lost_pct,
+              static_cast<unsigned long long>(opts.seed), opts.lost_pct, refunding,
+              opts.refund_pct,
               at(script.business_outage.from).c_str(), at(script.business_outage.to).c_str(),
               script.kill_at ? ("paycoord kill -9 at " + at(*script.kill_at)).c_str()
                              : "no kill (--no-crash)");
@@ -148,12 +158,14 @@ struct played_run {
   bool interrupted = false;
 };
 
-/// Plays the scenario: customers, faults and the watcher on their threads,
-/// live progress on this one, until every paid order was seen CONFIRMED
-/// (or `drain_limit` after the last customer, or an interrupt).
+/// Plays the scenario: customers, their refunds, faults and the watcher on
+/// their threads, live progress on this one, until every paid order was
+/// seen CONFIRMED and every refund settled (or `drain_limit` after the last
+/// customer paid, or an interrupt); then reads the refunds not settled once
+/// more.
 played_run play(const demo_options& opts, const scenario& script, sandbox_stack& stack,
-                order_log& log, state_watcher& watcher, fault_state& faults,
-                const std::atomic<bool>& interrupt) {
+                order_log& log, refund_log& refunds, state_watcher& watcher,
+                fault_state& faults, const std::atomic<bool>& interrupt) {
   played_run out;
   std::atomic<bool> stop{false};
   std::atomic<bool> customers_done{false};
@@ -171,6 +183,12 @@ played_run play(const demo_options& opts, const scenario& script, sandbox_stack&
   }};
   std::thread fault_thread{[&] { play_faults(script, stack, start, stop, faults); }};
   watcher.start();
+  refund_driver refunders{script,
+                          {stack.public_url("/v1/orders"), stack.control_url("/control/refunds")},
+                          log,
+                          refunds,
+                          customers_done};
+  refunders.start();
 
   progress_view view{stdout, stdout_is_terminal(), color_wanted(opts)};
   auto sim_client = make_demo_client();
@@ -180,12 +198,13 @@ played_run play(const demo_options& opts, const scenario& script, sandbox_stack&
   for (;;) {
     snap.elapsed_s = std::chrono::duration<double>(steady::now() - start).count();
     snap.counts = log.counts();
+    snap.refunds = refunds.counts();
     snap.sim = fetch_sim_totals(sim_client, stack);
     snap.business_down = faults.business_down;
     snap.paycoord_down = faults.paycoord_down;
     snap.paycoord_starts = faults.paycoord_starts;
-    snap.phase = customers_done ? "waiting for the last confirmations"
-                                : "customers arriving, paying, abandoning";
+    snap.phase = customers_done ? "waiting for the last confirmations and refunds"
+                                : "customers arriving, paying, abandoning, asking for refunds";
     out.query_samples.push_back({snap.elapsed_s, snap.sim.queries});
     view.show(snap);
     if (interrupt)
@@ -193,7 +212,8 @@ played_run play(const demo_options& opts, const scenario& script, sandbox_stack&
     if (customers_done) {
       if (!drain_deadline)
         drain_deadline = steady::now() + drain_limit;
-      if (log.paid_unconfirmed().empty() || steady::now() > *drain_deadline)
+      if ((log.paid_unconfirmed().empty() && refunders.settled())
+          || steady::now() > *drain_deadline)
         break;
     }
     std::this_thread::sleep_for(tick);
@@ -206,6 +226,9 @@ played_run play(const demo_options& opts, const scenario& script, sandbox_stack&
   customers.join();
   fault_thread.join();
   watcher.stop();
+  refunders.stop();
+  if (!interrupt)
+    refunders.read_states();
   // A kept-alive connection would make paysim's graceful stop wait for it.
   sim_client.close_idle_connections();
   std::lock_guard guard{faults.mutex};
@@ -219,7 +242,8 @@ played_run play(const demo_options& opts, const scenario& script, sandbox_stack&
 json build_report(const demo_options& opts, const scenario& script, const json& real_schedule,
                   const stack_options& configs, const played_run& played,
                   const fault_state& faults, const std::vector<order_outcome>& outcomes,
-                  const json& sim_totals_json, const std::string& run_path) {
+                  const std::vector<refund_outcome>& refunds, const json& sim_totals_json,
+                  const std::string& run_path) {
   run_facts facts;
   facts.start_ms = played.start_ms;
   facts.end_ms = played.end_ms;
@@ -235,11 +259,13 @@ json build_report(const demo_options& opts, const scenario& script, const json& 
   std::mt19937_64 phase_rng{opts.seed ^ 0x9e3779b97f4a7c15ULL};
   auto phase = duration{std::uniform_int_distribution<int64_t>{0, 599'999}(phase_rng)};
 
-  auto doc = to_json(reconcile(outcomes, facts, parse_sim_totals(sim_totals_json), phase));
+  auto doc =
+    to_json(reconcile(outcomes, facts, parse_sim_totals(sim_totals_json), phase, refunds));
   auto& run = doc["run"];
   run["orders"] = opts.orders;
   run["seed"] = opts.seed;
   run["lost_pct"] = opts.lost_pct;
+  run["refund_pct"] = opts.refund_pct;
   run["crash"] = opts.crash;
   run["run_dir"] = run_path;
   run["started_at"] = format_rfc3339(from_unix_ms(played.start_ms));
@@ -258,7 +284,7 @@ void print_verdict(bool ok, bool color) {
   };
   if (ok)
     std::printf("\n%s: every order WeChat charged is confirmed at the business server; nothing "
-                "unpaid was delivered.\n",
+                "unpaid was delivered; every refund is settled and none was lost.\n",
                 paint("PASS", "1;32").c_str());
   else
     std::printf("\n%s: an invariant failed (see above).\n", paint("FAIL", "1;31").c_str());
@@ -294,9 +320,10 @@ int run_demo(const demo_options& opts, const std::atomic<bool>& interrupt) {
   }
 
   order_log log{script.customers.size()};
+  refund_log refunds;
   state_watcher watcher{script, stack.public_url("/v1/orders"), log};
   fault_state faults;
-  auto played = play(opts, script, stack, log, watcher, faults, interrupt);
+  auto played = play(opts, script, stack, log, refunds, watcher, faults, interrupt);
   if (played.interrupted) {
     stack.stop();
     std::printf("paydemo: interrupted; files in %s\n", dir.path.c_str());
@@ -313,7 +340,9 @@ int run_demo(const demo_options& opts, const std::atomic<bool>& interrupt) {
   watcher.read_states(unsettled, 4);
   auto sim = fetch_sim_report(stack);
   auto doc = build_report(opts, script, real_schedule, configs, played, faults,
-                          merge_outcomes(script, log.snapshot(), sim), sim.totals, dir.path);
+                          merge_outcomes(script, log.snapshot(), sim),
+                          merge_refund_outcomes(script, refunds.snapshot(), sim), sim.totals,
+                          dir.path);
   auto json_file = dir.path + "/report.json";
   auto html_file = dir.path + "/report.html";
   write_text_file(json_file, doc.dump(2) + "\n");

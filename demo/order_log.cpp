@@ -76,4 +76,9 @@ std::vector<order_trace> order_log::snapshot() const {
   return traces_;
 }
 
+order_trace order_log::trace(std::size_t index) const {
+  std::lock_guard guard{mutex_};
+  return traces_.at(index);
+}
+
 } // namespace paycoord::demo

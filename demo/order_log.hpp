@@ -81,6 +81,9 @@ public:
   /// A copy of every trace, by customer index.
   std::vector<order_trace> snapshot() const;
 
+  /// A copy of one customer's trace.
+  order_trace trace(std::size_t index) const;
+
 private:
   mutable std::mutex mutex_;
   // guarded by mutex_

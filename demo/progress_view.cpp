@@ -56,13 +56,18 @@ std::vector<std::string> render_block(const progress_snapshot& s, double created
     format_text("    PAID, forwarding      %6d", c.paid_forwarding),
     "    CONFIRMED             " + paint(format_text("%6d", c.confirmed), green),
     format_text("  in flight               %6d   (paid, not yet confirmed)", in_flight),
-    format_text("  notifications lost so far %4lld   duplicated %lld   probes %lld",
-           static_cast<long long>(s.sim.notifications_dropped),
+    format_text("  notifications lost so far %4lld (and %lld of refunds)   duplicated %lld   probes %lld",
+           static_cast<long long>(payment_notifications_lost(s.sim)),
+           static_cast<long long>(s.sim.refunds.notifications_dropped),
            static_cast<long long>(s.sim.notifications_duplicated),
            static_cast<long long>(s.sim.notification_probes)),
     format_text("  WeChat queries %lld   forward retries %lld   paycoord starts %d",
            static_cast<long long>(s.sim.queries), static_cast<long long>(refused),
            s.paycoord_starts),
+    format_text("  refunds requested       %6d   succeeded at WeChat %lld   delivered %d   "
+                "ABNORMAL %d",
+                s.refunds.requested, static_cast<long long>(s.sim.refunds.succeeded),
+                s.refunds.delivered_succeeded, s.refunds.abnormal),
   };
 }
 
@@ -70,13 +75,16 @@ std::string render_line(const progress_snapshot& s) {
   const auto& c = s.counts;
   return format_text("[%6.1fs] created=%d/%d paid=%d pending_but_paid=%d forwarding=%d confirmed=%d "
                 "in_flight=%d lost_notifications=%lld queries=%lld forward_retries=%lld "
-                "create_retries=%d%s%s (%s)",
+                "create_retries=%d refunds_requested=%d refunds_succeeded=%lld "
+                "refunds_delivered=%d%s%s (%s)",
                 s.elapsed_s, c.created, s.orders, c.paid, c.paid_but_pending,
                 c.paid_forwarding, c.confirmed, c.paid - c.confirmed,
-                static_cast<long long>(s.sim.notifications_dropped),
+                static_cast<long long>(payment_notifications_lost(s.sim)),
                 static_cast<long long>(s.sim.queries),
                 static_cast<long long>(s.sim.business_requests - s.sim.deliveries),
-                c.create_retries, s.business_down ? " BUSINESS_DOWN" : "",
+                c.create_retries, s.refunds.requested,
+                static_cast<long long>(s.sim.refunds.succeeded), s.refunds.delivered_succeeded,
+                s.business_down ? " BUSINESS_DOWN" : "",
                 s.paycoord_down ? " PAYCOORD_DOWN" : "", s.phase.c_str());
 }
 

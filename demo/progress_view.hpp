@@ -2,7 +2,7 @@
 
 // Live progress of a run. On a terminal: one block, redrawn in place (ANSI
 // cursor-up), with counts per state, in flight, retries, notifications lost
-// so far, rate and elapsed time. Otherwise (CI logs): one plain line every
+// so far, refunds, rate and elapsed time. Otherwise (CI logs): one plain line every
 // few seconds.
 
 #include <cstdio>
@@ -11,6 +11,7 @@
 
 #include "demo/order_log.hpp"
 #include "demo/reconciliation.hpp"
+#include "demo/refund_log.hpp"
 
 namespace paycoord::demo {
 
@@ -19,6 +20,7 @@ struct progress_snapshot {
   double elapsed_s = 0;
   int orders = 0;
   order_counts counts;
+  refund_counts refunds;
   sim_totals sim;
   /// What the run is doing ("customers arriving", "waiting for the last
   /// confirmations", ...).

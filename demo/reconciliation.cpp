@@ -49,6 +49,24 @@ void add_invariants(reconciliation& r) {
      r.sim.probes_answered_2xx, 0},
     {"bad_signatures", "requests paysim received with a bad signature or HMAC",
      r.sim.bad_authorization + r.sim.bad_hmac, 0},
+    {"refunds_lost",
+     "refunds SUCCESS at WeChat never delivered as refund.succeeded to the business server",
+     r.refunds.lost, 0},
+    {"refunded_over_paid", "orders whose SUCCESS refunds add up to more than was paid",
+     r.refunds.over_paid, 0},
+    {"wrong_refund_deliveries", "refund callbacks that contradict what WeChat did",
+     r.refunds.wrong_deliveries, 0},
+    {"refunds_unsettled",
+     "refunds asked for that paycoord did not take (no answer, a 4xx, 502 REFUND_REFUSED), did "
+     "not settle (SUCCESS, CLOSED or ABNORMAL, as WeChat says), or whose callback the business "
+     "server never got",
+     r.refunds.unsettled, 0},
+    {"refund_repeats_not_deduped",
+     "the same refund request sent again and not answered 200 with the same refund",
+     r.refunds.repeats_not_deduped, 0},
+    {"over_refunds_not_refused",
+     "requests for more than is left not answered 409 REFUND_EXCEEDS_PAID",
+     r.refunds.over_refunds_not_refused, 0},
   };
 }
 
@@ -100,7 +118,12 @@ sim_totals parse_sim_totals(const json& t) {
   sim_totals s;
   for (auto& src : sources)
     s.*src.member = json_int(t, src.section, src.key);
+  s.refunds = parse_sim_refund_totals(t);
   return s;
+}
+
+int64_t payment_notifications_lost(const sim_totals& sim) {
+  return sim.notifications_dropped - sim.refunds.notifications_dropped;
 }
 
 double percentile(const std::vector<double>& sorted, double p) {
@@ -190,7 +213,8 @@ bool reconciliation::ok() const {
 }
 
 reconciliation reconcile(const std::vector<order_outcome>& orders, const run_facts& facts,
-                         const sim_totals& sim, duration poll_phase) {
+                         const sim_totals& sim, duration poll_phase,
+                         const std::vector<refund_outcome>& refunds) {
   reconciliation r;
   r.facts = facts;
   r.sim = sim;
@@ -271,6 +295,7 @@ reconciliation reconcile(const std::vector<order_outcome>& orders, const run_fac
   r.queries_per_order = mean_of(r.queries_total, r.orders);
   r.queries_per_paid_order = mean_of(paid_queries, r.paid_at_wechat);
   r.queries_per_unpaid_order = mean_of(unpaid_queries, r.unpaid);
+  r.refunds = reconcile_refunds(refunds, sim.refunds);
   add_invariants(r);
   add_original_design(r, orders);
   return r;
@@ -324,12 +349,15 @@ json to_json(const reconciliation& r) {
       {"distinct_keys", r.sim.distinct_keys},
       {"forward_retried_orders", r.forward_retried_orders}}},
     {"faults",
-     {{"notifications_lost", r.sim.notifications_dropped},
+     {{"notifications_lost", payment_notifications_lost(r.sim)},
       {"notifications_duplicated", r.sim.notifications_duplicated},
       {"notification_probes", r.sim.notification_probes},
       {"probes_accepted", r.sim.probes_answered_2xx},
       {"business_down_rejections", r.sim.down_rejections},
-      {"kill9", f.kill_ms ? 1 : 0}}},
+      {"kill9", f.kill_ms ? 1 : 0},
+      {"refund_notifications_lost", r.sim.refunds.notifications_dropped},
+      {"refund_apply_errors", r.sim.refunds.apply_errors},
+      {"refund_apply_answers_lost", r.sim.refunds.answers_lost}}},
     {"resolution",
      {{"notification", r.by_notification},
       {"verify_query", r.by_verify_query},
@@ -377,6 +405,7 @@ json to_json(const reconciliation& r) {
       {"largest_poll", r.original_largest_poll},
       {"never_paid_lifetime", r.original_lifetime_never_paid}}},
     {"orders", resolved},
+    {"refunds", to_json(r.refunds)},
   };
 }
 

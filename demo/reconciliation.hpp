@@ -2,8 +2,8 @@
 
 // The report at the end of a run: what WeChat charged against what the
 // business server confirmed, how each paid order was resolved, how long it
-// took, what it cost in WeChat queries, and the same orders under the
-// original design's 10-minute poll. Pure functions over what was collected,
+// took, what it cost in WeChat queries, the same orders under the original
+// design's 10-minute poll, and the refunds (refund_reconciliation.hpp). Pure functions over what was collected,
 // so every number can be tested from synthetic rows.
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "demo/poll_model.hpp"
+#include "demo/refund_reconciliation.hpp"
 
 namespace paycoord::demo {
 
@@ -75,9 +76,14 @@ struct sim_totals {
   int64_t deliveries = 0;
   int64_t distinct_keys = 0;
   int64_t queries = 0;
+  sim_refund_totals refunds;
 };
 
 sim_totals parse_sim_totals(const nlohmann::json& totals);
+
+/// Payment notifications WeChat lost (paysim's `dropped` counts refund
+/// notifications too).
+int64_t payment_notifications_lost(const sim_totals& sim);
 
 // -- maths ---------------------------------------------------------------------
 
@@ -208,12 +214,18 @@ struct reconciliation {
   distribution original_lost_fix_s;
 
   std::vector<resolved_order> resolved;
+
+  /// The refunds and their invariants' counts (the invariants themselves
+  /// are in `invariants`, with the payments').
+  refund_reconciliation refunds;
 };
 
 /// Builds the report. `poll_phase` places the original design's polls on
-/// the run's real-world timeline.
+/// the run's real-world timeline; `refunds` are the customers' refund
+/// requests (none: every refund invariant is 0).
 reconciliation reconcile(const std::vector<order_outcome>& orders, const run_facts& facts,
-                         const sim_totals& sim, duration poll_phase);
+                         const sim_totals& sim, duration poll_phase,
+                         const std::vector<refund_outcome>& refunds = {});
 
 nlohmann::json to_json(const reconciliation& r);
 

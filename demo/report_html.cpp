@@ -198,13 +198,15 @@ std::string render_html(const json& report) {
   html += "</style></head><body>\n<h1>paycoord demo: the customer paid, is the order paid?</h1>\n";
   html += format_text("<p class=\"verdict\">%s</p>\n",
                  ok ? "<span class=\"ok\">Every paid order was confirmed; nothing unpaid was "
-                      "delivered.</span>"
+                      "delivered; every refund was settled and none was lost.</span>"
                     : "<span class=\"fail\">An invariant failed: see below.</span>");
-  html += "<p>" + html_escape(format_text("%d orders, seed %llu, %.0f%% of notifications lost, run "
-                                     "of %.1f s, 1 s of the run = %d s of real time.",
+  html += "<p>" + html_escape(format_text("%d orders, seed %llu, %.0f%% of notifications lost, "
+                                     "%.0f%% of payers asking for a refund, run of %.1f s, 1 s "
+                                     "of the run = %d s of real time.",
                                      run.value("orders", 0),
                                      static_cast<unsigned long long>(run.value("seed", 0ULL)),
-                                     run.value("lost_pct", 0.0), run.value("duration_s", 0.0),
+                                     run.value("lost_pct", 0.0), run.value("refund_pct", 0.0),
+                                     run.value("duration_s", 0.0),
                                      run.value("compression", 0)))
           + " Run directory: <code>" + html_escape(run.value("run_dir", "")) + "</code></p>\n";
   auto tables = report_tables(report);

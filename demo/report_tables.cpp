@@ -38,6 +38,24 @@ const std::vector<std::pair<std::string, std::string>>& invariant_labels() {
   return labels;
 }
 
+/// One row per invariant of `labels` found in the report, with its verdict.
+void add_invariant_rows(report_table& t, const json& r,
+                        const std::vector<std::pair<std::string, std::string>>& labels) {
+  std::map<std::string, const json*> by_name;
+  for (auto& inv : r.at("invariants"))
+    by_name[inv.at("name").get<std::string>()] = &inv;
+  for (auto& [name, label] : labels) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      continue;
+    bool ok = it->second->at("ok").get<bool>();
+    t.rows.push_back({{label},
+                      {count(it->second->at("value"))},
+                      {"must be 0"},
+                      {ok ? "ok" : "FAIL", ok ? cell::mark::ok : cell::mark::fail}});
+  }
+}
+
 report_table reconciliation_table(const json& r) {
   const auto& c = r.at("counts");
   report_table t{"Reconciliation: what WeChat charged against what the business server has",
@@ -51,19 +69,7 @@ report_table reconciliation_table(const json& r) {
                     {count(c.at("confirmed_at_business"))},
                     {"= paid at WeChat"},
                     {}});
-  std::map<std::string, const json*> by_name;
-  for (auto& inv : r.at("invariants"))
-    by_name[inv.at("name").get<std::string>()] = &inv;
-  for (auto& [name, label] : invariant_labels()) {
-    auto it = by_name.find(name);
-    if (it == by_name.end())
-      continue;
-    bool ok = it->second->at("ok").get<bool>();
-    t.rows.push_back({{label},
-                      {count(it->second->at("value"))},
-                      {"must be 0"},
-                      {ok ? "ok" : "FAIL", ok ? cell::mark::ok : cell::mark::fail}});
-  }
+  add_invariant_rows(t, r, invariant_labels());
   t.rows.push_back({{"never paid (abandoned checkouts)"},
                     {count(c.at("unpaid"))},
                     {"nothing delivered"},
@@ -71,6 +77,98 @@ report_table reconciliation_table(const json& r) {
   t.rows.push_back({{"callbacks accepted (distinct orders)"},
                     {count(c.at("deliveries")) + " (" + count(c.at("distinct_keys")) + ")"},
                     {"at least once; deduped on the key"},
+                    {}});
+  return t;
+}
+
+/// The refund invariants' labels, in the order the refunds table shows them.
+const std::vector<std::pair<std::string, std::string>>& refund_invariant_labels() {
+  static const std::vector<std::pair<std::string, std::string>> labels{
+    {"refunds_lost", "lost: succeeded at WeChat, never delivered"},
+    {"refunded_over_paid", "orders refunded more than was paid"},
+    {"wrong_refund_deliveries", "wrong refund deliveries (contradict WeChat)"},
+    {"refunds_unsettled", "not settled, or not as WeChat says"},
+    {"refund_repeats_not_deduped", "repeated requests not answered 200"},
+    {"over_refunds_not_refused", "over-refunds not refused 409"},
+  };
+  return labels;
+}
+
+report_table refunds_table(const json& r) {
+  const auto& f = r.at("refunds");
+  const auto& answers = f.at("answers");
+  const auto& delivered = f.at("delivered");
+  const auto& wechat = f.at("wechat");
+  report_table t{"Refunds: what WeChat refunded against what the business server heard",
+                 {"", "refunds", "rule", ""},
+                 {},
+                 "Requested: each refund a customer asked for once (a repeat of the same "
+                 "out_refund_no is not a new one). Settled: SUCCESS, CLOSED, or ABNORMAL parked "
+                 "for a person, at paycoord as at WeChat, with that state's callback at the "
+                 "business server. Fixed: a person resolved an ABNORMAL refund at WeChat and "
+                 "paycoord noticed (notification or its refund query).",
+                 "lrll"};
+  t.rows.push_back({{"customers asking for a refund"},
+                    {count(f.at("customers"))},
+                    {count(f.at("two_step_customers")) + " in two steps"},
+                    {}});
+  t.rows.push_back({{"refunds requested"},
+                    {count(f.at("requested"))},
+                    {count(f.at("partial")) + " partial"},
+                    {}});
+  t.rows.push_back({{"  accepted by WeChat at once (201)"}, {count(answers.at("accepted_201"))},
+                    {}, {}});
+  t.rows.push_back({{"  apply failed, retried by paycoord (202)"},
+                    {count(answers.at("requested_202"))},
+                    {},
+                    {}});
+  t.rows.push_back({{"  paycoord's answer lost, asked again (200)"},
+                    {count(answers.at("again_200"))},
+                    {},
+                    {}});
+  t.rows.push_back({{"requested at WeChat"},
+                    {count(f.at("requested_at_wechat"))},
+                    {"= refunds requested"},
+                    {}});
+  t.rows.push_back({{"succeeded at WeChat"},
+                    {count(f.at("succeeded_at_wechat"))},
+                    {format_text("%.2f CNY", number(f, "refunded_fen") / 100.0)},
+                    {}});
+  t.rows.push_back({{"delivered as succeeded to the business server"},
+                    {count(delivered.at("succeeded"))},
+                    {"= succeeded at WeChat"},
+                    {}});
+  t.rows.push_back({{"closed at WeChat (delivered as closed)"},
+                    {count(f.at("closed_at_wechat")) + " (" + count(delivered.at("closed")) + ")"},
+                    {"no money moved"},
+                    {}});
+  t.rows.push_back({{"ABNORMAL, fixed at WeChat by a person"},
+                    {count(f.at("abnormal_fixed"))},
+                    {"noticed by paycoord"},
+                    {}});
+  t.rows.push_back({{"ABNORMAL, parked (delivered as abnormal)"},
+                    {count(f.at("abnormal_parked")) + " ("
+                     + count(f.value("abnormal_parked_delivered", json{})) + ")"},
+                    {"needs a person"},
+                    {}});
+  add_invariant_rows(t, r, refund_invariant_labels());
+  t.rows.push_back({{"repeated requests (a double submit)"},
+                    {count(f.at("repeats"))},
+                    {"answered 200"},
+                    {}});
+  t.rows.push_back({{"over-refund attempts"},
+                    {count(f.at("over_refunds"))},
+                    {"answered 409"},
+                    {}});
+  t.rows.push_back({{"apply calls at WeChat (retries)"},
+                    {count(wechat.at("apply_calls")) + " (" + count(wechat.at("apply_retries"))
+                     + ")"},
+                    {"same out_refund_no"},
+                    {}});
+  t.rows.push_back({{"refund queries at WeChat"}, {count(wechat.at("queries"))}, {}, {}});
+  t.rows.push_back({{"refund notifications lost"},
+                    {count(wechat.at("notifications_lost"))},
+                    {"found by queries"},
                     {}});
   return t;
 }
@@ -89,6 +187,12 @@ report_table faults_table(const json& r) {
   t.rows.push_back({{"business server down"},
                     {format_at(outage.at(0)) + " to " + format_at(outage.at(1)) + ", "
                      + count(f.at("business_down_rejections")) + " callbacks refused"}});
+  t.rows.push_back({{"WeChat refund notifications lost"},
+                    {count(f.value("refund_notifications_lost", json{}))}});
+  t.rows.push_back({{"refund applies answered 500"},
+                    {count(f.value("refund_apply_errors", json{})) + " accepted nothing, "
+                     + count(f.value("refund_apply_answers_lost", json{}))
+                     + " accepted (answer lost)"}});
   t.rows.push_back({{"paycoord kill -9"},
                     {run.at("kill_at_s").is_number()
                        ? "at " + format_at(run.at("kill_at_s")) + ", ready again at "
@@ -194,8 +298,12 @@ std::string wrap(const std::string& text, std::size_t width, const std::string& 
 } // namespace
 
 std::vector<report_table> report_tables(const json& report) {
-  return {reconciliation_table(report), faults_table(report), resolution_table(report),
-          comparison_table(report)};
+  std::vector<report_table> tables{reconciliation_table(report)};
+  if (report.contains("refunds"))
+    tables.push_back(refunds_table(report));
+  for (auto* make : {faults_table, resolution_table, comparison_table})
+    tables.push_back(make(report));
+  return tables;
 }
 
 std::string render_text(const json& report, bool color) {

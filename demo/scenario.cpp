@@ -32,7 +32,66 @@ duration scale_ms(duration d, double factor) {
   return duration{static_cast<int64_t>(std::llround(static_cast<double>(d.count()) * factor))};
 }
 
+duration draw_ms(std::mt19937_64& rng, duration lo, duration hi) {
+  std::uniform_int_distribution<int64_t> d{lo.count(), hi.count()};
+  return duration{d(rng)};
+}
+
+int64_t uniform_fen(std::mt19937_64& rng, int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>{lo, hi}(rng);
+}
+
+/// A paying customer's refunds, at real-world scale divided by `compression`.
+refund_plan draw_refund_plan(std::mt19937_64& rng, const customer& c, int compression) {
+  std::uniform_real_distribution<double> share{0, 1};
+  auto real = [&](duration lo, duration hi) {
+    return scale_ms(draw_ms(rng, lo, hi), 1.0 / compression);
+  };
+  auto fix = [&]() -> std::optional<duration> {
+    if (share(rng) < refund_fix_share)
+      return real(minutes{2}, minutes{10});
+    return std::nullopt;
+  };
+  refund_plan p;
+  // Orders are at least 100 fen, so every part below is at least 1.
+  auto first_wait = real(seconds{30}, minutes{8});
+  if (share(rng) >= refund_partial_share) {
+    p.steps.push_back({refund_id(c.out_trade_no, "R1"), c.amount, first_wait, fix()});
+  } else if (share(rng) >= refund_two_step_share) {
+    p.steps.push_back(
+      {refund_id(c.out_trade_no, "R1"), uniform_fen(rng, 1, c.amount - 1), first_wait, fix()});
+  } else {
+    auto first = uniform_fen(rng, 1, c.amount / 2);
+    auto second = uniform_fen(rng, 1, c.amount - first);
+    p.steps.push_back({refund_id(c.out_trade_no, "R1"), first, first_wait, fix()});
+    p.steps.push_back(
+      {refund_id(c.out_trade_no, "R2"), second, real(seconds{30}, minutes{5}), fix()});
+  }
+  p.repeat_first = share(rng) < refund_repeat_share;
+  if (share(rng) < refund_over_share) {
+    p.over_refund_after = real(minutes{1}, minutes{3});
+    p.over_refund_no = refund_id(c.out_trade_no, "RX");
+  }
+  return p;
+}
+
 } // namespace
+
+const char* to_string(refund_request_kind k) {
+  switch (k) {
+    case refund_request_kind::refund:
+      return "refund";
+    case refund_request_kind::repeat:
+      return "repeat";
+    case refund_request_kind::over_refund:
+      return "over_refund";
+  }
+  return "refund";
+}
+
+std::string refund_id(const std::string& out_trade_no, const char* suffix) {
+  return out_trade_no + "-" + suffix;
+}
 
 std::string order_id(uint64_t seed, int index) {
   char buf[40];
@@ -62,6 +121,13 @@ scenario make_scenario(const demo_options& opts) {
     c.notification_lost = c.pays && share(rng) * 100 < opts.lost_pct;
     s.customers.push_back(std::move(c));
   }
+
+  // Refunds from a generator of their own: the customers above stay the
+  // same whatever the refund share.
+  std::mt19937_64 refund_rng{opts.seed ^ 0x5eed'2ef0'0d5ULL};
+  for (auto& c : s.customers)
+    if (c.pays && share(refund_rng) * 100 < opts.refund_pct)
+      c.refund = draw_refund_plan(refund_rng, c, opts.compression);
 
   // The business server is down for a tenth of the arrivals (at least 2 s),
   // starting a third of the way in; paycoord is killed at 60%, so the two

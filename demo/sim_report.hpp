@@ -1,8 +1,9 @@
 #pragma once
 
 // paysim's side of a run (GET /control/report): its totals and its row of
-// every order, and those rows merged with what the customers saw into the
-// outcomes the reconciliation reads. Shared by paydemo and paysoak.
+// every order (with its refunds), and those rows merged with what the
+// customers saw into the outcomes the reconciliation reads. Shared by
+// paydemo and paysoak.
 
 #include <map>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "demo/order_log.hpp"
 #include "demo/reconciliation.hpp"
+#include "demo/refund_log.hpp"
 #include "demo/sandbox_stack.hpp"
 #include "demo/scenario.hpp"
 #include "net/http_client.hpp"
@@ -35,5 +37,11 @@ sim_totals fetch_sim_totals(net::http_client& client, const sandbox_stack& stack
 std::vector<order_outcome> merge_outcomes(const scenario& script,
                                           const std::vector<order_trace>& traces,
                                           const sim_report& sim);
+
+/// One outcome per refund request of `traces`: the customer's side and
+/// paysim's entry of the refund (in its order's row).
+std::vector<refund_outcome> merge_refund_outcomes(const scenario& script,
+                                                  const std::vector<refund_trace>& traces,
+                                                  const sim_report& sim);
 
 } // namespace paycoord::demo

@@ -555,6 +555,7 @@ int run_soak(const soak_options& opts, const std::atomic<bool>& interrupt) {
   customers.arrival_rate = opts.rate;
   customers.orders = std::max(1, static_cast<int>(std::lround(opts.rate * opts.minutes * 60)));
   customers.crash = false; // the soak kills on its own clock
+  customers.refund_pct = 0; // the soak audits payments; refunds are paydemo's
   auto script = make_scenario(customers);
   auto example = read_json_file(opts.run.source_dir + "/config/paycoord.example.json");
   if (!example.is_object()) {

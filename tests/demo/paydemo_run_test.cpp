@@ -1,7 +1,8 @@
 // The main job, short: `paydemo --orders 200 --seed 7` with every fault
 // (lost, duplicated and probe-signed notifications, the business outage,
-// kill -9 of paycoord), then its report.json must show every order WeChat
-// charged confirmed at the business server and nothing unpaid delivered.
+// kill -9 of paycoord, refund faults), then its report.json must show every
+// order WeChat charged confirmed at the business server, nothing unpaid
+// delivered, and every refund settled with none lost or over-refunded.
 // Nothing here asserts on time.
 
 #include <filesystem>
@@ -67,6 +68,21 @@ TEST_F(paydemo_run, a_short_run_with_every_fault_keeps_the_invariants) {
               + how["after_restart"].get<int>(),
             counts["paid_at_wechat"].get<int>());
   EXPECT_GT(how["verify_query"].get<int>(), 0) << "lost notifications are found by queries";
+
+  // Refunds (15% of payers by default): asked, settled, none lost.
+  const auto& refunds = r["refunds"];
+  EXPECT_GT(refunds["requested"].get<int>(), 0);
+  EXPECT_EQ(refunds["requested_at_wechat"], refunds["requested"]);
+  EXPECT_GT(refunds["succeeded_at_wechat"].get<int>(), 0);
+  EXPECT_EQ(refunds["delivered"]["succeeded"], refunds["succeeded_at_wechat"]);
+  EXPECT_EQ(refunds["lost"], 0);
+  EXPECT_EQ(refunds["refunded_over_paid"], 0);
+  EXPECT_EQ(refunds["wrong_deliveries"], 0);
+  EXPECT_EQ(refunds["unsettled"], 0) << refunds["list"].dump(2);
+  EXPECT_GT(refunds["repeats"].get<int>(), 0);
+  EXPECT_EQ(refunds["repeats_not_deduped"], 0);
+  EXPECT_GT(refunds["over_refunds"].get<int>(), 0);
+  EXPECT_EQ(refunds["over_refunds_not_refused"], 0);
 
   EXPECT_TRUE(std::filesystem::exists(dir.str() + "/run/report.html"));
   EXPECT_NE(output.find("report.html"), std::string::npos) << "the report's path is printed";
