@@ -126,8 +126,9 @@ call_result call_result_of(const wechat_client::reply& r) {
 
 /// One line per call: info when WeChat answered as expected, warn when it is
 /// retried later, error when retrying cannot help (loudest for 401: our own
-/// signature is wrong).
-void log_call(std::string_view endpoint, const std::string& out_trade_no,
+/// signature is wrong). `subject` names what it was about (`out_trade_no=…`,
+/// with `out_refund_no=…` for a refund).
+void log_call(std::string_view endpoint, const std::string& subject,
               const wechat_client::reply& r, std::string_view outcome,
               const std::string& error) {
   auto level = spdlog::level::info;
@@ -140,9 +141,9 @@ void log_call(std::string_view endpoint, const std::string& out_trade_no,
     hint = " hint=\"WeChat Pay rejected our signature: check "
            "wechatpay.merchant_serial_no and merchant_private_key_file\"";
   spdlog::log(level,
-              "event=wechat_call endpoint={} out_trade_no={} status={} outcome={} "
+              "event=wechat_call endpoint={} {} status={} outcome={} "
               "latency_ms={} error=\"{}\"{}",
-              endpoint, out_trade_no, r.status, outcome, r.latency_ms, error, hint);
+              endpoint, subject, r.status, outcome, r.latency_ms, error, hint);
 }
 
 } // namespace
@@ -259,7 +260,7 @@ query_result wechat_client::query(const std::string& out_trade_no) {
   }
   auto said = out.outcome == query_outcome::trade_state ? out.fact.trade_state
                                                         : to_string(out.outcome);
-  log_call("query", out_trade_no, r, said, out.error);
+  log_call("query", "out_trade_no=" + out_trade_no, r, said, out.error);
   return out;
 }
 
@@ -338,21 +339,23 @@ refund_result wechat_client::apply_refund(const refund_record& refund) {
   body.amount.currency = refund.currency;
   auto r = call("POST", "/v3/refund/domestic/refunds", wechatpay::to_json(body));
   auto out = refund_result_of(r, refund.out_refund_no, refund.out_trade_no, true);
-  log_call("refund_apply", refund.out_trade_no, r, refund_said(out), out.error);
+  log_call("refund_apply",
+           "out_trade_no=" + refund.out_trade_no + " out_refund_no=" + refund.out_refund_no, r,
+           refund_said(out), out.error);
   return out;
 }
 
 refund_result wechat_client::query_refund(const std::string& out_refund_no) {
   auto r = call("GET", "/v3/refund/domestic/refunds/" + path_segment(out_refund_no), {});
   auto out = refund_result_of(r, out_refund_no, {}, false);
-  log_call("refund_query", out_refund_no, r, refund_said(out), out.error);
+  log_call("refund_query", "out_refund_no=" + out_refund_no, r, refund_said(out), out.error);
   return out;
 }
 
 call_result wechat_client::close(const std::string& out_trade_no) {
   auto r = call("POST", transaction_path(out_trade_no) + "/close",
                 wechatpay::to_json(wechatpay::close_request{config_.mchid}));
-  log_call("close", out_trade_no, r, to_string(r.outcome), r.error);
+  log_call("close", "out_trade_no=" + out_trade_no, r, to_string(r.outcome), r.error);
   return call_result_of(r);
 }
 
@@ -379,7 +382,7 @@ call_result wechat_client::prepay(const order_record& record) {
       r.error = "unreadable prepay response: " + answer.error().message();
     }
   }
-  log_call("prepay", record.out_trade_no, r, to_string(r.outcome), r.error);
+  log_call("prepay", "out_trade_no=" + record.out_trade_no, r, to_string(r.outcome), r.error);
   auto result = call_result_of(r);
   result.prepay_id = std::move(prepay_id);
   return result;
