@@ -246,6 +246,10 @@ problem apply_object(paycoord_config& cfg, const json& object, const std::string
                      const std::string& file) {
   for (auto& [name, value] : object.items()) {
     auto path = section.empty() ? name : section + "." + name;
+    if (name.empty()) // "" would read as the top level itself
+      return error_at(section.empty() ? "\"\"" : section + ".\"\"",
+                      "an empty key in " + file + " (" + (section.empty() ? "the top level" : section)
+                        + " has: " + children_of(section) + ")");
     if (is_leaf(path)) {
       if (auto e = set_field(cfg, path, layer_value{value}))
         return e;

@@ -172,6 +172,19 @@ TEST_F(config_file_test, reads_every_key_from_the_file) {
   EXPECT_EQ(cfg->admin.token, admin_token);
 }
 
+// Found by config_fuzz: {"data_dir":"./a","":"./b"} was an error naming no
+// key ("" read as the top level itself).
+TEST_F(config_file_test, an_empty_key_is_named_at_the_top_level_and_in_a_section) {
+  auto top = load(nlohmann::json{{"data_dir", "./a"}, {"", "./b"}});
+  ASSERT_FALSE(top);
+  EXPECT_EQ(top.error().key, "\"\"");
+  EXPECT_NE(top.error().reason.find("an empty key"), std::string::npos) << top.error().message();
+  auto inner = load(nlohmann::json{{"schedule", {{"", "1s"}}}});
+  ASSERT_FALSE(inner);
+  EXPECT_EQ(inner.error().key, "schedule.\"\"");
+  EXPECT_NE(inner.error().reason.find("verify"), std::string::npos) << inner.error().message();
+}
+
 TEST_F(config_file_test, keys_left_out_of_the_file_keep_their_defaults) {
   auto document = full_document();
   document.erase("schedule");
