@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
@@ -316,20 +317,27 @@ order_store::events(std::string_view out_trade_no, uint64_t after_seq,
                     size_t limit) const {
   if (!db_)
     return make_unexpected(closed_error());
-  std::vector<order_event> result;
   std::string prefix{event_prefix};
   prefix += out_trade_no;
   prefix += '/';
+  return scan_prefix<order_event>(prefix, event_key(out_trade_no, after_seq + 1), limit,
+                                  decode_event);
+}
+
+template <class T, class Decode>
+expected<std::vector<T>, store_error>
+order_store::scan_prefix(const std::string& prefix, const std::string& start, size_t limit,
+                         Decode decode) const {
+  std::vector<T> result;
   std::unique_ptr<leveldb::Iterator> it{db_->NewIterator({})};
-  for (it->Seek(event_key(out_trade_no, after_seq + 1));
-       it->Valid() && result.size() < limit; it->Next()) {
+  for (it->Seek(start); it->Valid() && result.size() < limit; it->Next()) {
     auto key = view(it->key());
     if (key.substr(0, prefix.size()) != prefix)
       break;
-    auto event = decode_event(key, view(it->value()));
-    if (!event)
-      return make_unexpected(event.error());
-    result.push_back(std::move(*event));
+    auto value = decode(key, view(it->value()));
+    if (!value)
+      return make_unexpected(value.error());
+    result.push_back(std::move(*value));
   }
   if (!it->status().ok())
     return make_unexpected(io_error(prefix, it->status()));
@@ -337,10 +345,7 @@ order_store::events(std::string_view out_trade_no, uint64_t after_seq,
 }
 
 expected<std::optional<std::string>, store_error>
-order_store::find_notification(std::string_view notification_id) const {
-  if (!db_)
-    return make_unexpected(closed_error());
-  auto key = notification_key(notification_id);
+order_store::get_text(const std::string& key) const {
   std::string value;
   auto s = db_->Get(leveldb::ReadOptions{}, key, &value);
   if (s.IsNotFound())
@@ -348,6 +353,13 @@ order_store::find_notification(std::string_view notification_id) const {
   if (!s.ok())
     return make_unexpected(io_error(key, s));
   return std::optional<std::string>{std::move(value)};
+}
+
+expected<std::optional<std::string>, store_error>
+order_store::find_notification(std::string_view notification_id) const {
+  if (!db_)
+    return make_unexpected(closed_error());
+  return get_text(notification_key(notification_id));
 }
 
 expected<order_page, store_error>
@@ -418,34 +430,15 @@ order_store::refunds(std::string_view out_trade_no) const {
   std::string prefix{refund_prefix};
   prefix += out_trade_no;
   prefix += '/';
-  std::vector<refund_record> result;
-  std::unique_ptr<leveldb::Iterator> it{db_->NewIterator({})};
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    auto key = view(it->key());
-    if (key.substr(0, prefix.size()) != prefix)
-      break;
-    auto refund = decode_refund(key, view(it->value()));
-    if (!refund)
-      return make_unexpected(refund.error());
-    result.push_back(std::move(*refund));
-  }
-  if (!it->status().ok())
-    return make_unexpected(io_error(prefix, it->status()));
-  return result;
+  return scan_prefix<refund_record>(prefix, prefix, std::numeric_limits<size_t>::max(),
+                                    decode_refund);
 }
 
 expected<std::optional<std::string>, store_error>
 order_store::refund_owner(std::string_view out_refund_no) const {
   if (!db_)
     return make_unexpected(closed_error());
-  auto key = refund_owner_key(out_refund_no);
-  std::string value;
-  auto s = db_->Get(leveldb::ReadOptions{}, key, &value);
-  if (s.IsNotFound())
-    return std::optional<std::string>{};
-  if (!s.ok())
-    return make_unexpected(io_error(key, s));
-  return std::optional<std::string>{std::move(value)};
+  return get_text(refund_owner_key(out_refund_no));
 }
 
 expected<order_store::refund_page, store_error>

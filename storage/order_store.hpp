@@ -376,6 +376,17 @@ private:
   /// for a reopen).
   expected<done, store_error> write_batch(leveldb::WriteBatch& batch, bool sync = true);
 
+  /// The value at `key`, or nullopt when absent.
+  expected<std::optional<std::string>, store_error> get_text(const std::string& key) const;
+
+  /// Decodes the values of the keys under `prefix`, from `start` (at least
+  /// `prefix`), at most `limit`; the first value that does not decode is
+  /// the error.
+  template <class T, class Decode>
+  expected<std::vector<T>, store_error> scan_prefix(const std::string& prefix,
+                                                    const std::string& start, size_t limit,
+                                                    Decode decode) const;
+
   /// The common end of an audit step: the cursor, and the repairs written.
   expected<audit_step, store_error> finish_audit(audit_step step,
                                                  expected<std::string, store_error> next,
