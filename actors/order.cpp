@@ -226,7 +226,6 @@ void commit(self_ptr self, order_decision d, std::string notification_id,
       });
 }
 
-void handle(self_ptr self, order_decision d);
 
 // -- effects -------------------------------------------------------------------
 
@@ -251,12 +250,12 @@ using done_fn = std::function<void()>;
 
 void handle(self_ptr self, order_decision d, done_fn done);
 
-/// A refund call: `(atom, refund_record)` to `target`; its result (or the
-/// error, as a retry_later result) goes through `decide`.
-template <class Atom, class Request, class Result, class Decide>
-void refund_call(self_ptr self, const caf::actor& target, Atom atom, Request request,
-                 Decide decide, done_fn done) {
-  self->request(target, caf::infinite, atom, std::move(request))
+/// One call of the order: `xs` to `target`. Its result, or the error read
+/// as the result type's default (no answer: retried later, not acked),
+/// goes through `decide` and is handled; `done` runs once that is durable.
+template <class Result, class Decide, class... Ts>
+void call(self_ptr self, const caf::actor& target, Decide decide, done_fn done, Ts... xs) {
+  self->request(target, caf::infinite, std::move(xs)...)
     .then(
       [=](Result& r) {
         self->state.in_flight = false;
@@ -270,120 +269,80 @@ void refund_call(self_ptr self, const caf::actor& target, Atom atom, Request req
       });
 }
 
-void run_refund_effect(self_ptr self, order_effect effect, const std::string& no,
-                       done_fn done) {
-  auto& st = self->state;
-  const auto& machine = *st.deps.machine;
-  auto* refund = find_refund(st.refunds, no);
-  if (refund == nullptr) {
-    st.in_flight = false;
-    if (done)
-      done();
-    return;
-  }
-  switch (effect) {
-    case order_effect::refund_apply:
-      refund_call<rf_apply_atom, refund_record, refund_result>(
-        self, st.deps.wechat, rf_apply_atom_v, *refund,
-        [=, &machine](const refund_result& r) {
-          return machine.on_refund_apply(self->state.record, self->state.refunds, no, r,
-                                         now(self));
-        },
-        done);
-      break;
-    case order_effect::refund_query:
-      refund_call<rf_query_atom, std::string, refund_result>(
-        self, st.deps.wechat, rf_query_atom_v, no,
-        [=, &machine](const refund_result& r) {
-          return machine.on_refund_query(self->state.record, self->state.refunds, no, r,
-                                         now(self));
-        },
-        done);
-      break;
-    default: {
-      auto delivery = make_refund_delivery(*refund);
-      auto event = delivery.event;
-      refund_call<forward_atom, refund_delivery, forward_result>(
-        self, st.deps.business, forward_atom_v, std::move(delivery),
-        [=, &machine](const forward_result& r) {
-          return machine.on_refund_delivered(self->state.record, self->state.refunds, no,
-                                             event, r, now(self));
-        },
-        done);
-      break;
-    }
-  }
+bool is_refund_effect(order_effect x) {
+  return x == order_effect::refund_apply || x == order_effect::refund_query
+         || x == order_effect::refund_deliver;
 }
 
-/// Starts the call an effect names (one at a time per order). `done` runs
-/// once its result is durable, or at once when no call starts.
+/// Starts the call an effect names (one at a time per order; a refund
+/// effect names its refund). `done` runs once its result is durable, or at
+/// once when no call starts.
 void run_effect(self_ptr self, order_effect effect, const std::string& refund_no = {},
                 done_fn done = {}) {
   auto& st = self->state;
-  if (effect == order_effect::none || st.in_flight) {
+  auto* refund = find_refund(st.refunds, refund_no);
+  if (effect == order_effect::none || st.in_flight
+      || (is_refund_effect(effect) && refund == nullptr)) {
     if (done)
       done();
     return;
   }
   st.in_flight = true;
-  const auto& machine = *st.deps.machine;
+  const auto& m = *st.deps.machine;
   auto id = id_of(self);
+  auto no = refund_no;
   switch (effect) {
     case order_effect::query:
-      self->request(st.deps.wechat, caf::infinite, query_atom_v, id)
-        .then(
-          [=, &machine](query_result& r) {
-            self->state.in_flight = false;
-            handle(self, machine.on_query(self->state.record, r, now(self)));
-          },
-          [=, &machine](caf::error& err) {
-            self->state.in_flight = false;
-            query_result r;
-            r.outcome = query_outcome::retry_later;
-            r.error = caf::to_string(err);
-            handle(self, machine.on_query(self->state.record, r, now(self)));
-          });
+      call<query_result>(
+        self, st.deps.wechat,
+        [=, &m](const query_result& r) { return m.on_query(self->state.record, r, now(self)); },
+        done, query_atom_v, id);
       break;
     case order_effect::close:
-      self->request(st.deps.wechat, caf::infinite, close_atom_v, id)
-        .then(
-          [=, &machine](call_result& r) {
-            self->state.in_flight = false;
-            handle(self, machine.on_close(self->state.record, r, now(self)));
-          },
-          [=, &machine](caf::error& err) {
-            self->state.in_flight = false;
-            call_result r;
-            r.error = caf::to_string(err);
-            handle(self, machine.on_close(self->state.record, r, now(self)));
-          });
+      call<call_result>(
+        self, st.deps.wechat,
+        [=, &m](const call_result& r) { return m.on_close(self->state.record, r, now(self)); },
+        done, close_atom_v, id);
       break;
     case order_effect::forward:
-      self
-        ->request(st.deps.business, caf::infinite, forward_atom_v,
-                  make_forward(st.record))
-        .then(
-          [=, &machine](forward_result& r) {
-            self->state.in_flight = false;
-            handle(self, machine.on_forward(self->state.record, r, now(self)));
-          },
-          [=, &machine](caf::error& err) {
-            self->state.in_flight = false;
-            forward_result r;
-            r.error = caf::to_string(err);
-            handle(self, machine.on_forward(self->state.record, r, now(self)));
-          });
+      call<forward_result>(
+        self, st.deps.business,
+        [=, &m](const forward_result& r) {
+          return m.on_forward(self->state.record, r, now(self));
+        },
+        done, forward_atom_v, make_forward(st.record));
       break;
     case order_effect::refund_apply:
+      call<refund_result>(
+        self, st.deps.wechat,
+        [=, &m](const refund_result& r) {
+          return m.on_refund_apply(self->state.record, self->state.refunds, no, r, now(self));
+        },
+        done, rf_apply_atom_v, *refund);
+      break;
     case order_effect::refund_query:
-    case order_effect::refund_deliver:
-      run_refund_effect(self, effect, refund_no, std::move(done));
-      return;
+      call<refund_result>(
+        self, st.deps.wechat,
+        [=, &m](const refund_result& r) {
+          return m.on_refund_query(self->state.record, self->state.refunds, no, r, now(self));
+        },
+        done, rf_query_atom_v, no);
+      break;
+    case order_effect::refund_deliver: {
+      auto delivery = make_refund_delivery(*refund);
+      auto event = delivery.event;
+      call<forward_result>(
+        self, st.deps.business,
+        [=, &m](const forward_result& r) {
+          return m.on_refund_delivered(self->state.record, self->state.refunds, no, event, r,
+                                       now(self));
+        },
+        done, forward_atom_v, std::move(delivery));
+      break;
+    }
     case order_effect::none:
       break;
   }
-  if (done)
-    done();
 }
 
 // Commit, then run the effect, then settle the timer; `done` (optional)
@@ -398,10 +357,6 @@ void handle(self_ptr self, order_decision d, done_fn done) {
       done();
     settle(self);
   });
-}
-
-void handle(self_ptr self, order_decision d) {
-  handle(self, std::move(d), {});
 }
 
 // -- create ----------------------------------------------------------------------

@@ -438,7 +438,7 @@ void add_admin_routes(net::router& routes, std::shared_ptr<const admin_context> 
   routes.add(http::verb::post, "/admin/api/orders/{id}/retry", guarded(ctx, retry_order));
   routes.add(http::verb::post, "/admin/api/orders/{id}/resolve", guarded(ctx, resolve_order));
   routes.add(http::verb::get, "/admin/api/orphan-events", guarded(ctx, list_orphan_events));
-  add_admin_refund_routes(routes, ctx, [&ctx](admin_handler f) { return guarded(ctx, f); });
+  add_admin_refund_routes(routes, [&ctx](admin_handler f) { return guarded(ctx, f); });
 }
 
 } // namespace paycoord::api

@@ -83,9 +83,8 @@ json refund_admin_json(const refund_record& x) {
   return j;
 }
 
-void add_admin_refund_routes(net::router& routes, const ctx_ptr& ctx,
+void add_admin_refund_routes(net::router& routes,
                              const std::function<net::handler(admin_handler)>& guard) {
-  (void) ctx;
   routes.add(http::verb::get, "/admin/api/refunds", guard(list_refunds));
   routes.add(http::verb::post, "/admin/api/orders/{id}/refunds/{out_refund_no}/verify",
              guard(verify_refund));

@@ -24,7 +24,7 @@ using admin_handler
 /// `GET /admin/api/refunds?state=&after=` lists refunds by state, `POST
 /// /admin/api/orders/{id}/refunds/{out_refund_no}/verify` queries one now
 /// (202). `guard` wraps each with the token check.
-void add_admin_refund_routes(net::router& routes, const std::shared_ptr<const admin_context>& ctx,
+void add_admin_refund_routes(net::router& routes,
                              const std::function<net::handler(admin_handler)>& guard);
 
 /// `POST /admin/api/orders/{id}/resolve?refund={out_refund_no}` with a

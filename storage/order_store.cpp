@@ -157,32 +157,37 @@ std::string order_store::order_key(std::string_view out_trade_no) {
   return key;
 }
 
+namespace {
+
+/// `prefix` + `owner` + "/" + `name`: the keys of what belongs to one order
+/// (its events, refunds, orphan events) sort together under `prefix owner /`.
+std::string owned_key(std::string_view prefix, std::string_view owner, std::string_view name) {
+  std::string key{prefix};
+  key += owner;
+  key += '/';
+  key += name;
+  return key;
+}
+
+} // namespace
+
 std::string order_store::event_key(std::string_view out_trade_no,
                                    uint64_t seq) {
   // Zero-padded so that byte order is seq order.
   char buf[24];
   std::snprintf(buf, sizeof(buf), "%020llu",
                 static_cast<unsigned long long>(seq));
-  std::string key{event_prefix};
-  key += out_trade_no;
-  key += '/';
-  key += buf;
-  return key;
+  return owned_key(event_prefix, out_trade_no, buf);
 }
 
+
 std::string order_store::notification_key(std::string_view notification_id) {
-  std::string key{notification_prefix};
-  key += notification_id;
-  return key;
+  return std::string{notification_prefix} + std::string{notification_id};
 }
 
 std::string order_store::orphan_event_key(std::string_view out_trade_no,
                                           std::string_view notification_id) {
-  std::string key{orphan_event_prefix};
-  key += out_trade_no;
-  key += '/';
-  key += notification_id;
-  return key;
+  return owned_key(orphan_event_prefix, out_trade_no, notification_id);
 }
 
 std::string order_store::timer_key(int64_t due_ms, std::string_view out_trade_no) {
@@ -197,17 +202,11 @@ std::string order_store::timer_key(int64_t due_ms, std::string_view out_trade_no
 
 std::string order_store::refund_key(std::string_view out_trade_no,
                                     std::string_view out_refund_no) {
-  std::string key{refund_prefix};
-  key += out_trade_no;
-  key += '/';
-  key += out_refund_no;
-  return key;
+  return owned_key(refund_prefix, out_trade_no, out_refund_no);
 }
 
 std::string order_store::refund_owner_key(std::string_view out_refund_no) {
-  std::string key{refund_owner_prefix};
-  key += out_refund_no;
-  return key;
+  return std::string{refund_owner_prefix} + std::string{out_refund_no};
 }
 
 bool operator<(const timer_entry& x, const timer_entry& y) {
@@ -317,9 +316,7 @@ order_store::events(std::string_view out_trade_no, uint64_t after_seq,
                     size_t limit) const {
   if (!db_)
     return make_unexpected(closed_error());
-  std::string prefix{event_prefix};
-  prefix += out_trade_no;
-  prefix += '/';
+  auto prefix = owned_key(event_prefix, out_trade_no, "");
   return scan_prefix<order_event>(prefix, event_key(out_trade_no, after_seq + 1), limit,
                                   decode_event);
 }
@@ -427,9 +424,7 @@ expected<std::vector<refund_record>, store_error>
 order_store::refunds(std::string_view out_trade_no) const {
   if (!db_)
     return make_unexpected(closed_error());
-  std::string prefix{refund_prefix};
-  prefix += out_trade_no;
-  prefix += '/';
+  auto prefix = refund_key(out_trade_no, "");
   return scan_prefix<refund_record>(prefix, prefix, std::numeric_limits<size_t>::max(),
                                     decode_refund);
 }
@@ -524,11 +519,8 @@ order_store::orphan_events(std::string_view out_trade_no, std::string_view after
                            size_t limit) const {
   if (!db_)
     return make_unexpected(closed_error());
-  std::string prefix{orphan_event_prefix};
-  if (!out_trade_no.empty()) {
-    prefix += out_trade_no;
-    prefix += '/';
-  }
+  std::string prefix = out_trade_no.empty() ? std::string{orphan_event_prefix}
+                                             : orphan_event_key(out_trade_no, "");
   std::vector<orphan_event> result;
   std::unique_ptr<leveldb::Iterator> it{db_->NewIterator({})};
   it->Seek(after_key.empty() ? slice(prefix) : slice(after_key));
